@@ -1,0 +1,138 @@
+"""The storage point model, its InfluxDB line protocol, and the points for vitals and alerts.
+
+A point is identified by measurement + tags + timestamp; writing the same point again overwrites
+it. All timestamps are device (event) times in milliseconds, so a redelivered reading or a
+re-published alert lands on the same key and is stored once. Tags carry only low-cardinality keys
+that queries group by; everything else is a field.
+
+Schema (the README shows example queries)::
+
+    vitals        tags patient, device          fields hr spo2 rr temp sbp dbp (float), seq (int),
+                                                sqi_<channel>, rhythm, rhythm_p, beats_<class> (int)
+    alerts        tags patient, ward, kind      fields alert_id, state, priority, resolution, rule,
+                  time = raised                 summary, value, limit, onset_ms, retrospective, ...
+    alert_events  tags patient, ward, kind,     fields alert_id, event_no, by, state, priority, summary
+                  transition; time = event time
+
+>>> Point("vitals", (("device", "d 1"), ("patient", "p-1")), (("hr", 72.0), ("seq", 3)), 1_790_000_000_000).line()
+'vitals,device=d\\\\ 1,patient=p-1 hr=72.0,seq=3i 1790000000000'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vitalstream.wire import Alert, AlertEvent, VitalsReading
+
+__all__ = ["FieldValue", "Point", "alert_event_point", "alert_point", "vitals_point"]
+
+FieldValue = float | int | str | bool
+
+
+def _escape_key(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _escape_measurement(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+
+
+def _field(value: FieldValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    # Line protocol cannot carry a raw newline; a summary never needs one.
+    text = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{text}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One stored point. ``tags`` and ``fields`` are sorted (key, value) pairs; ``time_ms`` is event time."""
+
+    measurement: str
+    tags: tuple[tuple[str, str], ...]
+    fields: tuple[tuple[str, FieldValue], ...]
+    time_ms: int
+
+    def line(self) -> str:
+        """InfluxDB line protocol at millisecond precision."""
+        head = _escape_measurement(self.measurement)
+        if self.tags:
+            head += "," + ",".join(f"{_escape_key(k)}={_escape_key(v)}" for k, v in self.tags if v)
+        body = ",".join(f"{_escape_key(k)}={_field(v)}" for k, v in self.fields)
+        return f"{head} {body} {self.time_ms}"
+
+
+def vitals_point(reading: VitalsReading) -> Point:
+    fields: list[tuple[str, FieldValue]] = [(key, float(value)) for key, value in reading.vitals.items()]
+    fields.append(("seq", reading.seq))
+    fields.extend((f"sqi_{channel}", value) for channel, value in reading.sqi.items())
+    if reading.rhythm is not None:
+        fields.extend((("rhythm", reading.rhythm.label), ("rhythm_p", reading.rhythm.p)))
+    fields.extend((f"beats_{beat_class}", count) for beat_class, count in reading.beats.items())
+    return Point(
+        "vitals",
+        (("device", reading.device), ("patient", reading.patient)),
+        tuple(sorted(fields)),
+        reading.ts_ms,
+    )
+
+
+def _alert_fields(alert: Alert) -> list[tuple[str, FieldValue]]:
+    fields: list[tuple[str, FieldValue]] = [
+        ("alert_id", alert.alert_id),
+        ("state", alert.state.value),
+        ("priority", alert.priority.value),
+        ("summary", alert.explanation.summary),
+        ("rule", alert.explanation.rule),
+        ("retrospective", alert.retrospective),
+    ]
+    if alert.explanation.value is not None:
+        fields.append(("value", alert.explanation.value))
+    if alert.explanation.limit is not None:
+        fields.append(("limit", alert.explanation.limit))
+    return fields
+
+
+def alert_point(alert: Alert) -> Point:
+    """The alert's current state, keyed by its raise time: each update overwrites the same point."""
+    fields = _alert_fields(alert)
+    fields += [
+        ("device", alert.device),
+        ("onset_ms", alert.onset_ms),
+        ("updated_ms", alert.updated_ms),
+        ("escalated", alert.escalated),
+    ]
+    if alert.resolution is not None:
+        fields.append(("resolution", alert.resolution.value))
+    if alert.resolved_ms is not None:
+        fields.append(("resolved_ms", alert.resolved_ms))
+    if alert.acknowledged_by is not None:
+        fields.append(("acknowledged_by", alert.acknowledged_by))
+    return Point(
+        "alerts",
+        (("kind", alert.kind), ("patient", alert.patient), ("ward", alert.ward)),
+        tuple(sorted(fields)),
+        alert.raised_ms,
+    )
+
+
+def alert_event_point(event: AlertEvent) -> Point:
+    """One lifecycle transition, with who caused it (``processor`` for automatic transitions)."""
+    fields = _alert_fields(event.alert)
+    fields += [("event_no", event.event_no), ("by", event.by or "processor")]
+    return Point(
+        "alert_events",
+        (
+            ("kind", event.alert.kind),
+            ("patient", event.alert.patient),
+            ("transition", event.transition.value),
+            ("ward", event.alert.ward),
+        ),
+        tuple(sorted(fields)),
+        event.ts_ms,
+    )

@@ -1,0 +1,190 @@
+"""The write queue in front of a sink: batches by size and time, retries with back-off, reports durability.
+
+We own the queue instead of using ``influxdb-client``'s batching mode, whose flush and close do not
+reliably flush and which cannot tell us *when* a point became durable. Here every submitted entry
+carries an opaque token; once its points are stored, the token is passed to ``on_durable``, in
+submission order. The processor acknowledges an MQTT message only then, so a crash at any moment
+leaves every unstored reading unacknowledged at the broker, which redelivers it.
+
+Commit order, written where it happens (``_run``): write the batch to the sink, *then* report its
+tokens durable. Never the other way round.
+
+Policy per error (see ``alerts.sinks``):
+- ``SinkUnavailable``: retry the same batch with exponential back-off and jitter (0.2 s .. 30 s), or
+  after the server's ``Retry-After`` when it sends one (HTTP 429/503 is back-pressure, not failure).
+  Meanwhile the queue grows and acks stop, which throttles the broker's delivery to us.
+- ``SinkRejected``: retrying cannot help. The batch's line protocol is appended to ``reject_file``
+  so nothing is lost, the failure is logged and counted, and the tokens are released.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from alerts.points import Point
+from alerts.sinks import PointSink, SinkRejected, SinkUnavailable
+
+__all__ = ["BatchingWriter", "WriterStats"]
+
+log = logging.getLogger(__name__)
+
+
+class WriterStats:
+    __slots__ = ("batches", "points", "rejected_points", "retries")
+
+    def __init__(self) -> None:
+        self.batches = 0
+        self.points = 0
+        self.retries = 0
+        self.rejected_points = 0
+
+
+class BatchingWriter:
+    """A single background thread that drains submitted points into ``sink`` in batches."""
+
+    def __init__(
+        self,
+        sink: PointSink,
+        *,
+        batch_size: int = 5000,
+        flush_interval_s: float = 0.5,
+        on_durable: Callable[[list[object]], None] | None = None,
+        reject_file: Path | None = None,
+        max_backoff_s: float = 30.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sink = sink
+        self._batch_size = batch_size
+        self._interval = flush_interval_s
+        self._on_durable = on_durable or (lambda _tokens: None)
+        self._reject_file = reject_file
+        self._max_backoff = max_backoff_s
+        self._rng = rng or random.Random()
+        self._queue: deque[tuple[Sequence[Point], object, float]] = deque()
+        self._queued_points = 0
+        self._in_flight = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._stop_event = threading.Event()  # interrupts a retry back-off at shutdown
+        self._flush_requested = False
+        self._thread = threading.Thread(target=self._run, name="point-writer", daemon=True)
+        self.stats = WriterStats()
+        self.healthy = True
+
+    @property
+    def depth(self) -> int:
+        """Points queued or being written."""
+        return self._queued_points + self._in_flight
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, points: Sequence[Point], token: object = None) -> None:
+        """Queue ``points``; ``token`` is reported to ``on_durable`` once they are stored (or set aside)."""
+        with self._cond:
+            self._queue.append((points, token, time.monotonic()))
+            self._queued_points += len(points)
+            if self._queued_points >= self._batch_size:
+                self._cond.notify()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Write everything queued now; ``False`` if the sink did not take it within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            self._flush_requested = True
+            self._cond.notify()
+            while self._queue or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining, 0.05))
+        return True
+
+    def stop(self, timeout_s: float = 30.0) -> bool:
+        """Flush, then stop the thread. Returns whether everything was written."""
+        flushed = self.flush(timeout_s)
+        with self._cond:
+            self._stopping = True
+            self._stop_event.set()
+            self._cond.notify()
+        self._thread.join(timeout=5.0)
+        return flushed
+
+    def _take_batch(self) -> tuple[list[Point], list[object]] | None:
+        with self._cond:
+            while True:
+                if self._queue:
+                    age = time.monotonic() - self._queue[0][2]
+                    if self._queued_points >= self._batch_size or age >= self._interval or self._flush_requested:
+                        break
+                    self._cond.wait(self._interval - age)
+                    continue
+                self._flush_requested = False
+                if self._stopping:
+                    return None
+                self._cond.wait(self._interval)
+            points: list[Point] = []
+            tokens: list[object] = []
+            while self._queue and (not points or len(points) + len(self._queue[0][0]) <= self._batch_size):
+                entry_points, token, _ = self._queue.popleft()
+                points.extend(entry_points)
+                tokens.append(token)
+            self._queued_points -= len(points)
+            self._in_flight = len(points)
+            return points, tokens
+
+    def _run(self) -> None:
+        while (batch := self._take_batch()) is not None:
+            points, tokens = batch
+            if points and not self._write_with_retry(points):
+                # Shutting down while the store is down: these tokens are never reported durable, so
+                # their MQTT messages stay unacknowledged and the broker redelivers them next run.
+                return
+            # Commit order: the batch is stored (or set aside) above; only now report its tokens durable.
+            self._on_durable(tokens)
+            with self._cond:
+                self._in_flight = 0
+                self._cond.notify_all()
+
+    def _write_with_retry(self, points: list[Point]) -> bool:
+        """Store ``points`` (or set them aside); ``False`` only if stopped while the store was down."""
+        backoff = 0.2
+        while True:
+            try:
+                self._sink.write(points)
+            except SinkUnavailable as exc:
+                self.healthy = False
+                self.stats.retries += 1
+                delay = exc.retry_after_s if exc.retry_after_s is not None else backoff * self._rng.uniform(0.5, 1.0)
+                log.warning(
+                    "store unavailable, will retry",
+                    extra={"error": str(exc), "retry_in_s": round(delay, 2), "points": len(points)},
+                )
+                if self._stop_event.wait(delay):
+                    return False
+                backoff = min(self._max_backoff, backoff * 2)
+                continue
+            except SinkRejected as exc:
+                self._set_aside(points, exc)
+                return True
+            self.healthy = True
+            self.stats.batches += 1
+            self.stats.points += len(points)
+            return True
+
+    def _set_aside(self, points: list[Point], exc: SinkRejected) -> None:
+        self.stats.rejected_points += len(points)
+        log.error(
+            "store rejected a batch; kept in the reject file",
+            extra={"error": str(exc), "points": len(points), "file": str(self._reject_file)},
+        )
+        if self._reject_file is not None:
+            self._reject_file.parent.mkdir(parents=True, exist_ok=True)
+            with self._reject_file.open("a", encoding="utf-8") as out:
+                out.writelines(point.line() + "\n" for point in points)

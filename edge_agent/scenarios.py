@@ -1,0 +1,139 @@
+"""Scripted patient scenarios for the simulator: a profile (the patient's normal) plus episodes.
+
+A scenario spec is a comma-separated list, one entry per patient in order; patients beyond the
+list are ``stable``. An entry is a profile or an episode ``kind@onset[+duration]`` in seconds::
+
+    stable, athlete, copd                       profiles (normal adult, HR 48 at rest, SpO2 ~90 %)
+    tachycardia@20                              HR rises to ~165/min at t=20 s for 60 s
+    desaturation@30+120                         SpO2 falls to ~80 % at t=30 s for 120 s
+    bradycardia@, tachypnoea@, fever@           the same for HR ~34/min, RR ~34/min, temperature ~39.9 Cel
+    mixed                                       (whole spec) a ward where every 4th patient deteriorates
+
+Everything here is pure and deterministic.
+
+>>> [s.name for s in parse_scenarios("tachycardia@20,athlete", patients=3)]
+['tachycardia@20+60', 'athlete', 'stable']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from vitalstream.errors import ConfigError
+
+__all__ = ["EPISODES", "PROFILES", "Episode", "Profile", "Scenario", "parse_scenarios"]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A patient's resting normal and how much each vital wanders around it."""
+
+    name: str
+    hr: float = 74.0
+    spo2: float = 97.0
+    rr: float = 15.0
+    temp: float = 36.8
+    sbp: float = 122.0
+    dbp: float = 78.0
+
+
+PROFILES: dict[str, Profile] = {
+    "stable": Profile("stable"),
+    "athlete": Profile("athlete", hr=48.0, rr=12.0, sbp=112.0, dbp=68.0),
+    "copd": Profile("copd", hr=86.0, spo2=90.0, rr=20.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A deterioration: ``vital`` moves to ``target`` from ``onset_s`` for ``duration_s`` (ramps in and out)."""
+
+    kind: str
+    vital: str
+    target: float
+    onset_s: float = 30.0
+    duration_s: float = 60.0
+    ramp_s: float = 5.0
+
+    def weight(self, t_s: float) -> float:
+        """0 before and after the episode, 1 in its plateau, linear on the ramps."""
+        end = self.onset_s + self.duration_s
+        if t_s <= self.onset_s or t_s >= end + self.ramp_s:
+            return 0.0
+        rise = (t_s - self.onset_s) / self.ramp_s
+        fall = (end + self.ramp_s - t_s) / self.ramp_s
+        return min(1.0, rise, fall)
+
+
+EPISODES: dict[str, Episode] = {
+    episode.kind: episode
+    for episode in (
+        Episode("tachycardia", "hr", 165.0),
+        Episode("bradycardia", "hr", 34.0),
+        Episode("desaturation", "spo2", 80.0),
+        Episode("tachypnoea", "rr", 34.0),
+        Episode("fever", "temp", 39.9, duration_s=300.0, ramp_s=60.0),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """What one simulated patient does: a profile and zero or more episodes."""
+
+    profile: Profile
+    episodes: tuple[Episode, ...] = ()
+
+    @property
+    def name(self) -> str:
+        if not self.episodes:
+            return self.profile.name
+        return ",".join(f"{e.kind}@{e.onset_s:g}+{e.duration_s:g}" for e in self.episodes)
+
+    @property
+    def deteriorates(self) -> bool:
+        return bool(self.episodes)
+
+
+def _parse_entry(entry: str) -> Scenario:
+    if entry in PROFILES:
+        return Scenario(PROFILES[entry])
+    kind, at, timing = entry.partition("@")
+    if kind not in EPISODES:
+        known = ", ".join([*PROFILES, *EPISODES])
+        raise ConfigError(f"unknown scenario {entry!r}; known: {known}", source="scenario")
+    episode = EPISODES[kind]
+    if at and timing:
+        onset, plus, duration = timing.partition("+")
+        try:
+            episode = replace(episode, onset_s=float(onset))
+            if plus:
+                episode = replace(episode, duration_s=float(duration))
+        except ValueError:
+            raise ConfigError(f"bad timing in {entry!r}: expected kind@onset[+duration]", source="scenario") from None
+    return Scenario(PROFILES["stable"], (episode,))
+
+
+def _mixed(patients: int) -> list[Scenario]:
+    """A believable ward: mostly stable patients, an athlete and a COPD patient, every 4th one deteriorating."""
+    rotation = ["tachycardia@8", "desaturation@12", "bradycardia@20", "tachypnoea@25"]
+    calm = ["stable", "athlete", "stable", "copd", "stable", "stable"]
+    scenarios = []
+    for index in range(patients):
+        if index % 4 == 0:
+            scenarios.append(_parse_entry(rotation[(index // 4) % len(rotation)]))
+        else:
+            scenarios.append(_parse_entry(calm[index % len(calm)]))
+    return scenarios
+
+
+def parse_scenarios(spec: str, *, patients: int) -> list[Scenario]:
+    """One :class:`Scenario` per patient from a spec string (see the module docstring)."""
+    if patients < 1:
+        raise ConfigError("need at least one patient", source="patients")
+    if spec.strip() == "mixed":
+        return _mixed(patients)
+    entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
+    scenarios = [_parse_entry(entry) for entry in entries[:patients]]
+    scenarios += [Scenario(PROFILES["stable"])] * (patients - len(scenarios))
+    return scenarios

@@ -1,0 +1,133 @@
+"""A simulated ward: N patients whose 1 Hz vitals follow scripted scenarios, deterministically.
+
+Each patient's vitals are its profile plus slow, bounded AR(1) noise plus the scripted episodes.
+Given the same seed, scenarios and start time, the ward produces the same readings byte for byte,
+whatever the wall clock does; the caller passes the time in.
+
+>>> from edge_agent.scenarios import parse_scenarios
+>>> ward = SimulatedWard(parse_scenarios("tachycardia@2+10", patients=2), seed=1, start_ms=1_790_000_000_000)
+>>> [r.seq for r in ward.readings_until(1_790_000_001_000)]
+[0, 0, 1, 1]
+>>> ward.readings_until(1_790_000_001_999)
+[]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from dataclasses import dataclass
+
+from edge_agent.scenarios import Scenario
+from vitalstream.wire import VitalsReading
+
+__all__ = ["SimulatedPatient", "SimulatedWard", "device_id", "patient_id"]
+
+# Noise per vital: (AR(1) coefficient, innovation s.d.). Deviations are clamped at 2.5 stationary
+# s.d. so that a stable patient never wanders across a hard limit by chance.
+_NOISE: dict[str, tuple[float, float]] = {
+    "hr": (0.9, 1.0),
+    "spo2": (0.9, 0.3),
+    "rr": (0.85, 0.5),
+    "temp": (0.99, 0.01),
+    "sbp": (0.5, 3.0),
+    "dbp": (0.5, 2.0),
+}
+_BP_EVERY_S = 300  # a cuff measures now and then; the other vitals are continuous
+_ROUND = {"hr": 0, "spo2": 0, "rr": 0, "temp": 1, "sbp": 0, "dbp": 0}
+
+
+def _pseudonym(prefix: str, seed: int, index: int) -> str:
+    digest = hashlib.sha256(f"vitalstream-sim/{prefix}/{seed}/{index}".encode()).hexdigest()
+    return f"{prefix}-{digest[:8]}"
+
+
+def patient_id(seed: int, index: int) -> str:
+    """The pseudonymous id of simulated patient ``index`` (no names ever travel on the bus)."""
+    return _pseudonym("p", seed, index)
+
+
+def device_id(seed: int, index: int) -> str:
+    return _pseudonym("d", seed, index)
+
+
+class SimulatedPatient:
+    """One patient's vitals generator; :meth:`vitals_at` must be called with increasing whole seconds."""
+
+    def __init__(self, scenario: Scenario, *, rng: random.Random) -> None:
+        self.scenario = scenario
+        self._rng = rng
+        self._deviation = dict.fromkeys(_NOISE, 0.0)
+
+    def vitals_at(self, t_s: int) -> dict[str, float]:
+        profile = self.scenario.profile
+        base = {
+            "hr": profile.hr,
+            "spo2": profile.spo2,
+            "rr": profile.rr,
+            "temp": profile.temp,
+            "sbp": profile.sbp,
+            "dbp": profile.dbp,
+        }
+        for vital, (phi, sigma) in _NOISE.items():
+            bound = 2.5 * sigma / math.sqrt(1.0 - phi * phi)
+            step = phi * self._deviation[vital] + self._rng.gauss(0.0, sigma)
+            self._deviation[vital] = max(-bound, min(bound, step))
+        values = {vital: base[vital] + self._deviation[vital] for vital in base}
+        for episode in self.scenario.episodes:
+            weight = episode.weight(float(t_s))
+            if weight > 0.0:
+                values[episode.vital] += weight * (episode.target - base[episode.vital])
+        values["spo2"] = min(100.0, values["spo2"])
+        if t_s % _BP_EVERY_S != 0:
+            del values["sbp"], values["dbp"]
+        return {vital: round(value, _ROUND[vital]) for vital, value in values.items()}
+
+    def sqi_at(self) -> dict[str, float]:
+        return {"ecg": round(self._rng.uniform(0.92, 0.99), 2), "ppg": round(self._rng.uniform(0.88, 0.98), 2)}
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedDevice:
+    index: int
+    patient: str
+    device: str
+    scenario: Scenario
+
+
+class SimulatedWard:
+    """A reading source: one reading per patient per second of event time since ``start_ms``."""
+
+    def __init__(self, scenarios: list[Scenario], *, seed: int, start_ms: int, first_seq: int = 0) -> None:
+        self.devices = [
+            SimulatedDevice(index, patient_id(seed, index), device_id(seed, index), scenario)
+            for index, scenario in enumerate(scenarios)
+        ]
+        self._patients = [
+            SimulatedPatient(device.scenario, rng=random.Random(f"{seed}/{device.index}")) for device in self.devices
+        ]
+        self._start_ms = start_ms
+        self._next_tick = 0
+        # A restarted agent continues its devices' sequence numbers instead of reusing them.
+        self._first_seq = first_seq
+
+    def readings_until(self, now_ms: int) -> list[VitalsReading]:
+        """Every reading whose timestamp is at or before ``now_ms`` and that was not returned before."""
+        readings: list[VitalsReading] = []
+        while self._start_ms + self._next_tick * 1000 <= now_ms:
+            tick = self._next_tick
+            ts_ms = self._start_ms + tick * 1000
+            for device, patient in zip(self.devices, self._patients, strict=True):
+                readings.append(
+                    VitalsReading(
+                        patient=device.patient,
+                        device=device.device,
+                        seq=self._first_seq + tick,
+                        ts_ms=ts_ms,
+                        vitals=patient.vitals_at(tick),
+                        sqi=patient.sqi_at(),
+                    )
+                )
+            self._next_tick += 1
+        return readings

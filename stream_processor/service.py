@@ -1,0 +1,274 @@
+"""The processor's I/O shell: MQTT in, the pure core, points to the store and alerts back out to MQTT.
+
+Receive path: paho-mqtt with its network loop in one thread and ``manual_ack=True``. The core runs
+inside the message callback (decode + rules take microseconds; a queue hop would cost more than
+it saves). Each message's effects (its points, handed to the batching writer, and any alert
+messages we publish) are tracked by the :class:`~stream_processor.acks.AckLedger`, which sends the
+PUBACK only when all of them are durable. The session is persistent (MQTT 5, clean start off), so
+whatever was not acknowledged when the process died is redelivered when it comes back.
+
+Threads: the paho network thread (decode, core, publish) and the writer thread (store). The clock
+is read here, once per message, and passed into the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from alerts.points import Point, alert_event_point, alert_point, vitals_point
+from alerts.sinks import PointSink
+from alerts.writer import BatchingWriter
+from stream_processor.acks import AckLedger, Ticket
+from stream_processor.core import CommandRefused, ProcessorCore
+from stream_processor.limits import hard_limit_rules
+from stream_processor.sequence import SeqStatus
+from vitalstream.mqtt import connect_async, make_client
+from vitalstream.settings import Settings
+from vitalstream.wire import (
+    AlertEvent,
+    DeadLetter,
+    PatientAlerts,
+    RejectedMessage,
+    decode_command,
+    decode_vitals,
+    encode_alert_event,
+    encode_alert_state,
+    encode_deadletter,
+)
+from vitalstream.wire.topics import COMMANDS_ALL, VITALS_ALL, alert_events_topic, alert_state_topic, deadletter_topic
+
+__all__ = ["ProcessorService"]
+
+log = logging.getLogger(__name__)
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ProcessorService:
+    """Runs the processor until ``stop`` is set; see the module docstring for the data flow."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sink: PointSink,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._settings = settings
+        self._sink = sink
+        self._clock_ms = clock_ms
+        self.core = ProcessorCore(
+            rules=hard_limit_rules(settings.limits),
+            ward_of=settings.processor.ward_of,
+            horizon_s=settings.processor.retrospective_horizon_s,
+            clear_delay_s=settings.limits.clear_delay_s,
+        )
+        self.counts: Counter[str] = Counter()
+        self.ready = threading.Event()
+        self._draining = False
+        self._client = make_client(
+            settings.broker, client_id=settings.processor.client_id, persistent=True, manual_ack=True
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        self._ledger = AckLedger(self._send_ack)
+        self._publish_tickets: dict[int, Ticket] = {}
+        self._writer = BatchingWriter(
+            sink,
+            batch_size=settings.influx.batch_size,
+            flush_interval_s=settings.influx.flush_interval_s,
+            on_durable=self._ledger.settle_many,
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    def run(self, stop: threading.Event, *, stats_every_s: float = 30.0) -> None:
+        self._writer.start()
+        connect_async(self._client, self._settings.broker, persistent=True)
+        self._client.loop_start()
+        try:
+            while not stop.wait(stats_every_s):
+                log.info("processor stats", extra=self.stats())
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        # Stop taking new messages (they stay unacknowledged and come back next run), store what we
+        # have, let the ledger send the acks, then leave.
+        self._draining = True
+        if not self._writer.flush(timeout_s=30.0):
+            log.warning("store did not take every point before shutdown; the broker will redeliver them")
+        deadline = time.monotonic() + 5.0
+        while self._ledger.outstanding and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._writer.stop(timeout_s=1.0)
+        log.info("processor stopped", extra=self.stats())
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **dict(sorted(self.counts.items())),
+            "write_queue": self._writer.depth,
+            "unacked": self._ledger.outstanding,
+            "patients": len(self.core.patients),
+        }
+
+    # ------------------------------------------------------------ MQTT callbacks (network thread)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused connection", extra={"reason": str(reason)})
+            return
+        client.subscribe([(VITALS_ALL, 1), (COMMANDS_ALL, 1)])
+        log.info("connected, subscribed", extra={"broker": self._settings.broker.display_url})
+        self.ready.set()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.ready.clear()
+        dropped = self._ledger.reset()
+        self._publish_tickets.clear()
+        if not self._draining:
+            log.warning(
+                "disconnected; unacknowledged messages will be redelivered",
+                extra={"reason": str(reason), "unacked": dropped},
+            )
+
+    def _send_ack(self, mid: int) -> None:
+        self._client.ack(mid, 1)
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        ticket = self._publish_tickets.pop(mid, None)
+        if ticket is not None:
+            self._ledger.settle(ticket)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if self._draining:
+            return
+        now_ms = self._clock_ms()
+        root = message.topic.partition("/")[0]
+        try:
+            if root == "vitals":
+                self._handle_reading(message, now_ms)
+            elif root == "commands":
+                self._handle_command(message, now_ms)
+            else:
+                self._ack_now(message)
+        except RejectedMessage as exc:
+            self._dead_letter(message, exc, now_ms)
+
+    # ------------------------------------------------------------ handlers
+
+    def _ack_now(self, message: mqtt.MQTTMessage) -> None:
+        if message.qos > 0:
+            self._ledger.open(message.mid, effects=0)
+
+    def _handle_reading(self, message: mqtt.MQTTMessage, now_ms: int) -> None:
+        reading = decode_vitals(message.topic, message.payload)
+        outcome = self.core.on_reading(reading, now_ms=now_ms)
+        self.counts["readings"] += 1
+        if outcome.seq.status is not SeqStatus.NEW:
+            self.counts[f"readings_{outcome.seq.status.value}"] += 1
+        if outcome.seq.gap:
+            self.counts["seq_skipped"] += outcome.seq.gap
+        # A duplicate's point is written again on purpose: same key, same value, so it changes
+        # nothing, and its ack then waits for durability like any other (the original's write may
+        # still be queued).
+        points: list[Point] = [vitals_point(reading)]
+        points += self._alert_points(outcome.events)
+        ticket = self._open_ticket(message)
+        self._publish_alerts(outcome.events, outcome.snapshot, ticket)
+        self._writer.submit(points, ticket)
+
+    def _handle_command(self, message: mqtt.MQTTMessage, _now_ms: int) -> None:
+        command = decode_command(message.topic, message.payload)
+        try:
+            outcome = self.core.on_command(command)
+        except CommandRefused as exc:
+            self.counts[f"commands_refused_{exc.reason}"] += 1
+            log.info(
+                "command refused",
+                extra={"patient": command.patient, "action": command.action.value, "reason": exc.reason},
+            )
+            self._ack_now(message)
+            return
+        self.counts["commands"] += 1
+        ticket = self._open_ticket(message)
+        self._publish_alerts(outcome.events, outcome.snapshot, ticket)
+        self._writer.submit(self._alert_points(outcome.events), ticket)
+
+    def _open_ticket(self, message: mqtt.MQTTMessage) -> Ticket | None:
+        # One effect for the store write; publishes add theirs as they are sent.
+        return self._ledger.open(message.mid, effects=1) if message.qos > 0 else None
+
+    def _alert_points(self, events: tuple[AlertEvent, ...]) -> list[Point]:
+        points: list[Point] = []
+        for event in events:
+            points += [alert_point(event.alert), alert_event_point(event)]
+            alert = event.alert
+            self.counts[f"alerts_{event.transition.value}"] += 1
+            log.info(
+                "alert %s",
+                event.transition.value,
+                extra={
+                    "alert_id": alert.alert_id,
+                    "patient": alert.patient,
+                    "kind": alert.kind,
+                    "priority": alert.priority.value,
+                    "state": alert.state.value,
+                    "by": event.by,
+                    "retrospective": alert.retrospective,
+                    "value": alert.explanation.value,
+                    "limit": alert.explanation.limit,
+                },
+            )
+        return points
+
+    def _publish(self, topic: str, payload: bytes, ticket: Ticket | None, *, retain: bool = False) -> None:
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if ticket is not None:
+            self._ledger.add(ticket)
+            self._publish_tickets[info.mid] = ticket
+
+    def _publish_alerts(
+        self, events: tuple[AlertEvent, ...], snapshot: PatientAlerts | None, ticket: Ticket | None
+    ) -> None:
+        for event in events:
+            self._publish(alert_events_topic(event.alert.ward, event.alert.patient), encode_alert_event(event), ticket)
+        if snapshot is not None:
+            # An empty retained payload deletes the retained message: no open alerts, nothing shown.
+            payload = encode_alert_state(snapshot) if snapshot.alerts else b""
+            self._publish(alert_state_topic(snapshot.ward, snapshot.patient), payload, ticket, retain=True)
+
+    def _dead_letter(self, message: mqtt.MQTTMessage, exc: RejectedMessage, now_ms: int) -> None:
+        self.counts[f"rejected_{exc.reason.value}"] += 1
+        # The reason and field are logged, never the payload (it may hold anything).
+        log.warning(
+            "message rejected",
+            extra={"topic_root": message.topic.partition("/")[0], "reason": exc.reason.value, "field": exc.field},
+        )
+        letter = DeadLetter(
+            topic=message.topic,
+            reason=exc.reason.value,
+            field=exc.field,
+            detail=exc.detail,
+            received_ms=now_ms,
+            size=len(message.payload),
+            payload=bytes(message.payload),
+        )
+        # The rejected message is acknowledged once its dead letter is safely at the broker.
+        ticket = self._ledger.open(message.mid, effects=1) if message.qos > 0 else None
+        info = self._client.publish(deadletter_topic(message.topic), encode_deadletter(letter), qos=1)
+        if ticket is not None:
+            self._publish_tickets[info.mid] = ticket

@@ -1,0 +1,318 @@
+"""The ``vitalstream`` command line. Subcommand names and the flags below are a contract; keep them.
+
+Each subcommand reads the settings once (defaults < ``--config`` TOML < ``VITALSTREAM_*`` environment <
+flags), imports only what it needs, and names the extra to install when a dependency is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from vitalstream import __version__
+from vitalstream.errors import ConfigError, MissingExtraError, VitalstreamError
+from vitalstream.logs import configure_logging
+from vitalstream.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("vitalstream")
+
+# Which extra provides which top-level module, for the "install this" message.
+_EXTRA_OF = {
+    "paho": "edge",
+    "numpy": "edge",
+    "onnxruntime": "edge",
+    "river": "processor",
+    "aiomqtt": "processor",
+    "influxdb_client": "processor",
+    "urllib3": "processor",
+    "amqtt": "demo",
+    "rich": "demo",
+}
+
+
+def _require(*modules: str, extra: str | None = None) -> None:
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(extra=extra or _EXTRA_OF.get(module, "all"), module=module)
+
+
+# ------------------------------------------------------------------ options
+
+
+def _broker_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("broker")
+    group.add_argument(
+        "--broker",
+        metavar="URL",
+        help="MQTT broker, mqtt://[user[:password]@]host[:port] or mqtts://... for TLS (default mqtt://127.0.0.1:1883)",
+    )
+    group.add_argument("--username", help="broker user name (overrides one in the URL)")
+    group.add_argument("--password", help="broker password (prefer VITALSTREAM_BROKER_PASSWORD: flags show in ps)")
+    group.add_argument("--ca-file", metavar="PEM", help="CA certificate to verify the broker's TLS certificate")
+    group.add_argument("--cert-file", metavar="PEM", help="client certificate for TLS client authentication")
+    group.add_argument("--key-file", metavar="PEM", help="private key of the client certificate")
+    group.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], help="MQTT protocol version (default 5)")
+
+
+def _influx_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("InfluxDB")
+    group.add_argument("--influx-url", metavar="URL", help="InfluxDB base URL (default http://127.0.0.1:8086)")
+    group.add_argument(
+        "--influx-api",
+        choices=["v1", "v2"],
+        help="v1: the /write endpoint of InfluxDB 1.x; v2: the v2 write API of InfluxDB 2.x/3.x/1.8+ (default v2)",
+    )
+    group.add_argument("--influx-db", metavar="NAME", help="v1 database (default vitalstream)")
+    group.add_argument("--influx-rp", metavar="NAME", help="v1 retention policy (default: the database's default)")
+    group.add_argument("--influx-username", metavar="USER", help="v1 user name, if authentication is on")
+    group.add_argument("--influx-password", metavar="PASSWORD", help="v1 password (prefer VITALSTREAM_INFLUX_PASSWORD)")
+    group.add_argument("--influx-bucket", metavar="NAME", help="v2 bucket (default vitalstream)")
+    group.add_argument("--influx-org", metavar="NAME", help="v2 organisation (default vitalstream)")
+    group.add_argument("--influx-token", metavar="TOKEN", help="v2 API token (prefer VITALSTREAM_INFLUX_TOKEN)")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """Map the flags that were given onto settings sections (absent flags are ``None`` and skipped)."""
+    get: Callable[[str], Any] = lambda name: getattr(args, name, None)  # noqa: E731 -- a local shorthand
+    return {
+        "broker": {
+            "url": get("broker"),
+            "username": get("username"),
+            "password": get("password"),
+            "ca_file": get("ca_file"),
+            "cert_file": get("cert_file"),
+            "key_file": get("key_file"),
+            "protocol": get("mqtt_protocol"),
+        },
+        "influx": {
+            "url": get("influx_url"),
+            "api": get("influx_api"),
+            "db": get("influx_db"),
+            "rp": get("influx_rp"),
+            "username": get("influx_username"),
+            "password": get("influx_password"),
+            "bucket": get("influx_bucket"),
+            "org": get("influx_org"),
+            "token": get("influx_token"),
+        },
+        "processor": {
+            "ward": get("ward"),
+            "client_id": get("client_id") if args.command == "process" else None,
+            "state_dir": get("state_dir"),
+        },
+        "edge": {
+            "source": get("source"),
+            "patients": get("patients"),
+            "duration_s": get("duration"),
+            "seed": get("seed"),
+            "scenario": get("scenario"),
+            "client_id": get("client_id") if args.command == "edge" else None,
+        },
+    }
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _print_json(obj: object) -> None:
+    sys.stdout.write(orjson.dumps(obj).decode() + "\n")
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------------ commands
+
+
+def _cmd_edge(settings: Settings, _args: argparse.Namespace) -> int:
+    _require("paho", extra="edge")
+    from edge_agent.main import run_edge  # noqa: PLC0415 -- keep start-up light and extras optional
+
+    summary = run_edge(settings, stop=_stop_on_signals())
+    _print_json(summary)
+    return 0 if summary["unacknowledged"] == 0 else 1
+
+
+def _cmd_process(settings: Settings, _args: argparse.Namespace) -> int:
+    _require("paho", "influxdb_client", "urllib3", extra="processor")
+    from stream_processor.main import run_process  # noqa: PLC0415
+
+    run_process(settings, stop=_stop_on_signals())
+    return 0
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    _require("paho", extra="edge")
+    _require("influxdb_client", "urllib3", extra="processor")
+    _require("amqtt", "rich", extra="demo")
+    from vitalstream.demo import run_demo  # noqa: PLC0415
+
+    summary = run_demo(
+        settings,
+        duration_s=args.duration,
+        patients=args.patients,
+        use_influx=args.influx_url is not None,
+        view=args.view,
+        stop=_stop_on_signals(),
+    )
+    _print_json(summary)
+    return 0
+
+
+def _not_yet(name: str, issue: str) -> Callable[[Settings, argparse.Namespace], int]:
+    def command(_settings: Settings, _args: argparse.Namespace) -> int:
+        sys.stderr.write(f"vitalstream {name}: not available in this version yet ({issue}).\n")
+        return 2
+
+    return command
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vitalstream",
+        description="VitalStream: wearable vitals -> edge inference -> stream processing -> explainable alerts.",
+        epilog="Settings: defaults < --config TOML < VITALSTREAM_{SECTION}_{OPTION} environment < flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"vitalstream {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="TOML",
+        help="settings file (default $VITALSTREAM_CONFIG, else ./vitalstream.toml if present)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default info; warning for the demo, whose view says what happens)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "console"],
+        help="log lines on stderr: JSON, readable console, or auto (JSON unless a terminal)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    edge = sub.add_parser(
+        "edge",
+        help="run an edge agent: read a source, publish 1 Hz vitals over MQTT",
+        description="Run an edge agent that publishes 1 Hz vitals readings at QoS 1. Prints a "
+        "JSON summary (readings, acknowledged, devices) as the last stdout line.",
+    )
+    _broker_options(edge)
+    edge.add_argument(
+        "--source",
+        metavar="SRC",
+        help="sim (simulated patients, default) or replay:PATH (a BIDMC *_Numerics.csv file or a "
+        "directory of them, replayed in real time)",
+    )
+    edge.add_argument("--patients", type=int, metavar="N", help="simulated patients (default 5)")
+    edge.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop after this much event time (default: run until stopped)"
+    )
+    edge.add_argument(
+        "--scenario",
+        metavar="SPEC",
+        help="per-patient scripts, e.g. 'tachycardia@20,stable,desaturation@30+120' or 'mixed' "
+        "(default); see edge_agent/scenarios.py",
+    )
+    edge.add_argument("--seed", type=int, help="simulation seed; the same seed gives the same readings (default 7)")
+    edge.add_argument("--client-id", metavar="ID", help="MQTT client id (default vitalstream-edge)")
+    edge.set_defaults(run=_cmd_edge)
+
+    process = sub.add_parser(
+        "process",
+        help="run the stream processor: MQTT in, alerts out, store to InfluxDB",
+        description="Run the stream processor until SIGTERM/SIGINT: subscribe to vitals and "
+        "commands (QoS 1, persistent session), apply the clinical rules, publish "
+        "alerts and store vitals and alerts in InfluxDB.",
+    )
+    _broker_options(process)
+    _influx_options(process)
+    process.add_argument(
+        "--ward", metavar="WARD", help="ward for patients not mapped in [processor.wards] (default ward-1)"
+    )
+    process.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="MQTT client id; it names the persistent session (default vitalstream-processor)",
+    )
+    process.add_argument("--state-dir", metavar="DIR", help="directory for local state (default var/processor)")
+    process.set_defaults(run=_cmd_process)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the whole pipeline in one process: embedded broker and store, live view",
+        description="Run an embedded MQTT broker, simulated patients (a few deteriorate), the "
+        "processor and a SQLite store (or InfluxDB with --influx-url), with a live "
+        "terminal view of patients and alerts.",
+    )
+    demo.add_argument("--duration", type=float, metavar="SECONDS", help="exit after this long (default: until Ctrl-C)")
+    demo.add_argument("--patients", type=int, default=12, metavar="N", help="simulated patients (default 12)")
+    demo.add_argument(
+        "--view",
+        choices=["auto", "live", "lines"],
+        default="auto",
+        help="live table (terminal), plain lines (logs/CI) or auto",
+    )
+    _influx_options(demo)
+    demo.set_defaults(run=_cmd_demo)
+
+    for name, text, issue in [
+        ("replay", "replay recorded streams through edge and processor on a virtual clock", "stream processor issue"),
+        ("eval", "evaluate models and alerting on the PhysioNet data", "edge models issue"),
+        ("classify", "run the edge models on recorded ECG files", "edge models issue"),
+        ("news2", "score NEWS2 from JSON lines on stdin", "stream processor issue"),
+        ("bench", "benchmarks that print JSON", "edge, processor and storage issues"),
+    ]:
+        stub = sub.add_parser(name, help=f"{text} (coming)", description=f"{text}. Not available in this version.")
+        stub.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the coming implementation")
+        stub.set_defaults(run=_not_yet(name, issue))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = args.log_level or ("warning" if args.command == "demo" else "info")
+    configure_logging(
+        level=getattr(logging, level.upper()),
+        json=None if args.log_format == "auto" else args.log_format == "json",
+    )
+    try:
+        settings = load_settings(args.config, env=os.environ, overrides=_overrides(args))
+        code: int = args.run(settings, args)
+    except ConfigError as exc:
+        sys.stderr.write(f"vitalstream {args.command}: configuration error: {exc}\n")
+        return 2
+    except MissingExtraError as exc:
+        sys.stderr.write(f"vitalstream {args.command}: {exc}\n")
+        return 3
+    except VitalstreamError as exc:
+        sys.stderr.write(f"vitalstream {args.command}: {exc}\n")
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

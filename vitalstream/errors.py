@@ -1,0 +1,40 @@
+"""The error tree shared by every VitalStream package.
+
+::
+
+    VitalstreamError
+    ├── ConfigError            bad configuration file, environment variable or flag (.source)
+    ├── MissingExtraError      an optional dependency is not installed (.extra, .module)
+    └── RejectedMessage        a message failed the wire contract (.reason, .field, .detail)
+                               (defined in vitalstream.wire.errors, re-exported here)
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "MissingExtraError", "VitalstreamError"]
+
+
+class VitalstreamError(Exception):
+    """Base class of every error VitalStream raises on purpose."""
+
+
+class ConfigError(VitalstreamError):
+    """Configuration could not be read or does not make sense.
+
+    ``source`` names where the bad value came from (a file path, an environment variable, a flag).
+    """
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        super().__init__(f"{source}: {message}" if source else message)
+        self.source = source
+
+
+class MissingExtraError(VitalstreamError):
+    """A command needs an optional dependency group that is not installed."""
+
+    def __init__(self, *, extra: str, module: str) -> None:
+        super().__init__(
+            f"this command needs the '{extra}' extra (module '{module}' is missing): pip install 'vitalstream[{extra}]'"
+        )
+        self.extra = extra
+        self.module = module
