@@ -63,4 +63,9 @@ def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
     for entry in roster:
         entry["first_seq"] = summary.first_seq.get(entry["device"])
         entry["last_seq"] = summary.last_seq.get(entry["device"])
-    return {"readings": summary.readings, **dataclasses.asdict(summary.stats), "devices": roster}
+    return {
+        "readings": summary.readings,
+        **dataclasses.asdict(summary.stats),
+        "unacknowledged": summary.stats.unacknowledged,
+        "devices": roster,
+    }
