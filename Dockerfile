@@ -28,7 +28,7 @@ WORKDIR /app
 FROM base AS source
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 COPY vitalstream/ vitalstream/
 COPY edge_agent/ edge_agent/
 COPY stream_processor/ stream_processor/

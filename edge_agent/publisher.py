@@ -42,7 +42,12 @@ class MqttReadingPublisher:
         self._client = make_client(settings, client_id=client_id, persistent=False)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
-        self._inflight: deque[mqtt.MQTTMessageInfo] = deque()
+        self._client.on_publish = self._on_publish
+        # Packet ids in publish order; PUBACKed ids land in _acked (written by the network thread).
+        # paho keeps QoS 1 messages across reconnects and resends them, so a reading published while
+        # the broker is away is delivered once it is back.
+        self._inflight: deque[int] = deque()
+        self._acked: set[int] = set()
         self._published = 0
         self._acknowledged = 0
         self._bytes = 0
@@ -69,17 +74,20 @@ class MqttReadingPublisher:
         self._client.loop_start()
         return self._connected.wait(wait_s)
 
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        self._acked.add(mid)
+
     def publish(self, reading: VitalsReading) -> None:
         payload = encode_vitals(reading)
         info = self._client.publish(vitals_topic(reading.patient, reading.device), payload, qos=1)
-        self._inflight.append(info)
+        self._inflight.append(info.mid)
         self._published += 1
         self._bytes += len(payload)
         self._reap()
 
     def _reap(self) -> None:
-        while self._inflight and self._inflight[0].is_published():
-            self._inflight.popleft()
+        while self._inflight and self._inflight[0] in self._acked:
+            self._acked.discard(self._inflight.popleft())
             self._acknowledged += 1
 
     def flush(self, timeout_s: float) -> bool:

@@ -62,8 +62,12 @@ class ProcessorService:
         settings: Settings,
         sink: PointSink,
         clock_ms: Callable[[], int] = wall_clock_ms,
+        shutdown_flush_s: float = 10.0,
     ) -> None:
         self._settings = settings
+        # How long a shutdown waits for the store. Less than the usual 30 s container stop grace period;
+        # what is not stored by then stays unacknowledged and is redelivered to the next run.
+        self._shutdown_flush_s = shutdown_flush_s
         self._sink = sink
         self._clock_ms = clock_ms
         self.core = ProcessorCore(
@@ -107,7 +111,7 @@ class ProcessorService:
         # Stop taking new messages (they stay unacknowledged and come back next run), store what we
         # have, let the ledger send the acks, then leave.
         self._draining = True
-        if not self._writer.flush(timeout_s=30.0):
+        if not self._writer.flush(timeout_s=self._shutdown_flush_s):
             log.warning("store did not take every point before shutdown; the broker will redeliver them")
         deadline = time.monotonic() + 5.0
         while self._ledger.outstanding and time.monotonic() < deadline:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.servers import InfluxServer, InfluxV2Proxy, MosquittoServer, find_binary
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# These machines are shared and noisy: no per-example deadlines, and slow generation is not a failure.
+settings.register_profile("vitalstream", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("vitalstream")
 
-def _binary(name: str, *candidates: str) -> str:
+
+def require_binary(name: str, *candidates: str) -> str:
     found = find_binary(name, *candidates)
     if found is None:
         message = f"{name} is not installed (run `make test`, which installs it from Debian packages)"
@@ -27,7 +33,7 @@ def _binary(name: str, *candidates: str) -> str:
 @pytest.fixture
 def mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
     """A fresh Mosquitto for one test (it starts in ~50 ms; tests stop and restart it freely)."""
-    server = MosquittoServer(_binary("mosquitto", "/usr/sbin/mosquitto"), tmp_path / "mosquitto").start()
+    server = MosquittoServer(require_binary("mosquitto", "/usr/sbin/mosquitto"), tmp_path / "mosquitto").start()
     yield server
     server.stop()
 
@@ -35,7 +41,7 @@ def mosquitto(tmp_path: Path) -> Iterator[MosquittoServer]:
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
     """One InfluxDB 1.x for the session; tests isolate themselves with their own database."""
-    server = InfluxServer(_binary("influxd", "/usr/bin/influxd"), tmp_path_factory.mktemp("influxd")).start()
+    server = InfluxServer(require_binary("influxd", "/usr/bin/influxd"), tmp_path_factory.mktemp("influxd")).start()
     yield server
     server.stop()
 
@@ -53,3 +59,13 @@ def influx_v2(influxd: InfluxServer) -> Iterator[InfluxV2Proxy]:
     proxy = InfluxV2Proxy(influxd.http_port).start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main()`` configures logging for the process; undo it so later tests' capture is not disturbed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -59,7 +60,9 @@ class _Server:
 
     def _spawn(self, argv: list[str]) -> None:
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir)
+        self.proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.workdir
+        )
         log.close()
 
     @property
@@ -167,7 +170,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
             if self.proc is not None and self.proc.poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:  # noqa: S310 -- loopback
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as response:
                     if response.status == 204:
                         return self
             except OSError:
@@ -175,13 +178,11 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         raise RuntimeError(f"influxd did not start:\n{self.log_tail()}")
 
     def query(self, q: str, *, db: str | None = None, method: str = "GET") -> dict:
-        import json
-
         params = {"q": q, "epoch": "ms"}
         if db:
             params["db"] = db
-        request = urllib.request.Request(f"{self.url}/query?{urlencode(params)}", method=method)  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 -- loopback test server
+        request = urllib.request.Request(f"{self.url}/query?{urlencode(params)}", method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def create_database(self, name: str) -> None:
@@ -194,7 +195,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
             assert "error" not in result, result["error"]
             for series in result.get("series", []):
                 tags = series.get("tags", {})
-                rows.extend({**tags, **dict(zip(series["columns"], values, strict=True))} for values in series["values"])
+                rows.extend(
+                    {**tags, **dict(zip(series["columns"], values, strict=True))} for values in series["values"]
+                )
         return rows
 
 

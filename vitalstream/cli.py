@@ -191,6 +191,7 @@ def _not_yet(name: str, issue: str) -> Callable[[Settings, argparse.Namespace], 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vitalstream",
+        allow_abbrev=False,  # the flags are a contract; abbreviations must not become part of it
         description="VitalStream: wearable vitals -> edge inference -> stream processing -> explainable alerts.",
         epilog="Settings: defaults < --config TOML < VITALSTREAM_{SECTION}_{OPTION} environment < flags.",
     )
@@ -215,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     edge = sub.add_parser(
         "edge",
+        allow_abbrev=False,
         help="run an edge agent: read a source, publish 1 Hz vitals over MQTT",
         description="Run an edge agent that publishes 1 Hz vitals readings at QoS 1. Prints a "
         "JSON summary (readings, acknowledged, devices) as the last stdout line.",
@@ -242,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     process = sub.add_parser(
         "process",
+        allow_abbrev=False,
         help="run the stream processor: MQTT in, alerts out, store to InfluxDB",
         description="Run the stream processor until SIGTERM/SIGINT: subscribe to vitals and "
         "commands (QoS 1, persistent session), apply the clinical rules, publish "
@@ -262,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
+        allow_abbrev=False,
         help="the whole pipeline in one process: embedded broker and store, live view",
         description="Run an embedded MQTT broker, simulated patients (a few deteriorate), the "
         "processor and a SQLite store (or InfluxDB with --influx-url), with a live "
@@ -285,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("news2", "score NEWS2 from JSON lines on stdin", "stream processor issue"),
         ("bench", "benchmarks that print JSON", "edge, processor and storage issues"),
     ]:
-        stub = sub.add_parser(name, help=f"{text} (coming)", description=f"{text}. Not available in this version.")
+        stub = sub.add_parser(
+            name, allow_abbrev=False, help=f"{text} (coming)", description=f"{text}. Not available in this version."
+        )
         stub.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the coming implementation")
         stub.set_defaults(run=_not_yet(name, issue))
     return parser

@@ -255,6 +255,31 @@ def _section(cls: type[Any], values: Mapping[str, object], where: str) -> Any:  
     return cls(**kwargs)
 
 
+def _apply_environment(raw: dict[str, dict[str, object]], env: Mapping[str, str]) -> None:
+    """``VITALSTREAM_{SECTION}_{OPTION}``, or ``..._FILE`` naming a file that holds the value (for secrets
+    mounted by Docker or Kubernetes). An unknown ``VITALSTREAM_*`` name is an error: a misspelt
+    variable silently ignored is how a production token ends up unused."""
+    known: dict[str, tuple[str, str]] = {}
+    for name, cls in _SECTIONS.items():
+        for option in dataclasses.fields(cls):
+            known[f"VITALSTREAM_{name}_{option.name}".upper()] = (name, option.name)
+    for variable, value in env.items():
+        if not variable.startswith("VITALSTREAM_") or variable == "VITALSTREAM_CONFIG":
+            continue
+        target = known.get(variable)
+        if target is not None:
+            raw[target[0]][target[1]] = value
+            continue
+        target = known.get(variable.removesuffix("_FILE"))
+        if variable.endswith("_FILE") and target is not None:
+            try:
+                raw[target[0]][target[1]] = Path(value).read_text(encoding="utf-8").rstrip("\n")
+            except OSError as exc:
+                raise ConfigError(f"cannot read {value}: {exc.strerror}", source=variable) from None
+            continue
+        raise ConfigError("unknown setting; names are VITALSTREAM_{SECTION}_{OPTION}[_FILE]", source=variable)
+
+
 def load_settings(
     path: str | Path | None,
     *,
@@ -283,11 +308,7 @@ def load_settings(
                 raise ConfigError(f"unknown section [{name}]; known: {', '.join(_SECTIONS)}", source=str(file))
             raw[name].update(table)
 
-    for name, cls in _SECTIONS.items():
-        for option in dataclasses.fields(cls):
-            variable = f"VITALSTREAM_{name}_{option.name}".upper()
-            if variable in env:
-                raw[name][option.name] = env[variable]
+    _apply_environment(raw, env)
 
     for name, values in (overrides or {}).items():
         raw[name].update({key: value for key, value in values.items() if value is not None})

@@ -102,7 +102,8 @@ def _load(payload: bytes | bytearray, limit: int) -> JsonObject:
     if not isinstance(obj, dict):
         raise RejectedMessage(RejectReason.NOT_AN_OBJECT, None, f"top level is a JSON {_json_type(obj)}")
     version = obj.get("v")
-    if version != SCHEMA_VERSION:
+    # type() check: True == 1 in Python, but a boolean is not a schema version.
+    if type(version) is not int or version != SCHEMA_VERSION:
         if version is None:
             raise RejectedMessage(RejectReason.MISSING_FIELD, "v", "required (schema version)")
         raise RejectedMessage(
@@ -149,7 +150,10 @@ def _wrong(path: str, expected: str, value: object) -> RejectedMessage:
 def _number(value: object, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _wrong(path, "number", value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer with hundreds of digits: JSON allows it, no vital is that large
+        raise RejectedMessage(RejectReason.OUT_OF_RANGE, path, "integer too large") from None
     if not math.isfinite(number):
         raise RejectedMessage(RejectReason.NOT_FINITE, path, "NaN and infinities are not values")
     return number
@@ -395,7 +399,8 @@ def _parse_explanation(value: object, path: str) -> AlertExplanation:
         baseline=_float_map(obj.get("baseline", {}), prefix + "baseline"),
         sqi=_float_map(obj.get("sqi", {}), prefix + "sqi"),
         models={
-            str(k): _model_ref(v, f"{prefix}models.{k}") for k, v in _object(obj.get("models", {}), "models").items()
+            str(k): _model_ref(v, f"{prefix}models.{k}")
+            for k, v in _object(obj.get("models", {}), prefix + "models").items()
         },
     )
 
@@ -526,18 +531,19 @@ def decode_command(topic: str, payload: bytes | bytearray) -> AlertCommand:
 def encode_deadletter(letter: DeadLetter) -> bytes:
     """The original bytes travel base64-encoded (they may not be UTF-8) and cut to a bounded head."""
     kept = letter.payload[:MAX_DEADLETTER_PAYLOAD]
+    # Topic, field and detail come from a hostile message too: bound them like the payload.
     obj: JsonObject = {
         "v": SCHEMA_VERSION,
-        "topic": letter.topic,
+        "topic": letter.topic[:1024],
         "reason": letter.reason,
-        "detail": letter.detail,
+        "detail": letter.detail[:_MAX_TEXT],
         "received": format_ts(letter.received_ms),
         "size": letter.size,
         "truncated": len(kept) < letter.size,
         "payload_b64": base64.b64encode(kept).decode("ascii"),
     }
     if letter.field is not None:
-        obj["field"] = letter.field
+        obj["field"] = letter.field[:256]
     return orjson.dumps(obj)
 
 

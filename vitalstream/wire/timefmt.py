@@ -8,11 +8,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 __all__ = ["EARLIEST_MS", "LATEST_MS", "format_ts", "parse_ts"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# RFC 3339 date-time in UTC. datetime.fromisoformat alone also takes ISO 8601 forms that are not
+# RFC 3339 (week dates, basic format, "10Z"), which other consumers of the same bytes would refuse.
+_RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|\+00:00)")
 _MS = timedelta(milliseconds=1)
 # A device clock before 2000 was never set; after 2100 it is corrupt. Either way the time is unusable.
 EARLIEST_MS = 946_684_800_000
@@ -24,7 +28,7 @@ def parse_ts(text: str) -> int:
 
     Raises ``ValueError`` with a readable message for anything else, including local times.
     """
-    if not (text.endswith(("Z", "+00:00")) and "T" in text):
+    if not _RFC3339_UTC.fullmatch(text):
         raise ValueError("must be RFC 3339 in UTC, e.g. 2026-11-21T10:00:00.000Z")
     try:
         when = datetime.fromisoformat(text)

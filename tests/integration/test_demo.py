@@ -1,0 +1,42 @@
+"""``vitalstream demo``: the whole pipeline in one process, with nothing but the package installed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.procs import cli_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_runs_for_its_duration_and_shows_alerts(tmp_path: Path) -> None:
+    # No broker or database on PATH: the demo embeds its own (amqtt, SQLite).
+    env = cli_env(PATH=str(Path(sys.executable).parent) + ":/usr/bin:/bin")
+    result = subprocess.run(
+        [sys.executable, "-m", "vitalstream", "demo", "--duration", "30"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert summary["patients"] == 12
+    assert summary["readings_published"] == 12 * 30
+    assert summary["vitals_stored"] == summary["readings_published"]
+    assert summary["alerts_raised"] >= 1
+    kinds = {alert["kind"] for alert in summary["alerts"]}
+    assert kinds <= {"hr_high", "spo2_low", "hr_low", "rr_high"}
+    assert "hr_high" in kinds
+    text = result.stdout
+    assert "ALERT raised" in text
+    assert "above the hard limit of 150 /min" in text
+    assert (tmp_path / "var" / "processor" / "demo.sqlite").exists()
