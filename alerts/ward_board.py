@@ -65,8 +65,10 @@ class WardBoard:
         from rich.text import Text  # noqa: PLC0415
 
         table = Table(title=title, expand=True)
-        for column in ("patient", "HR /min", "SpO2 %", "RR /min", "Temp Cel", "BP mm[Hg]", "alerts"):
-            table.add_column(column, no_wrap=column != "alerts")
+        for column in ("patient", "HR /min", "SpO2 %", "RR /min", "Temp Cel", "BP mm[Hg]"):
+            table.add_column(column, no_wrap=True)
+        # The reasons matter most to a nurse: the alert column takes whatever width is left.
+        table.add_column("alerts", ratio=1, min_width=24)
         for row in self.ordered():
             v = row.vitals
 
@@ -75,9 +77,11 @@ class WardBoard:
 
             bp = f"{v['sbp']:g}/{v['dbp']:g}" if "sbp" in v and "dbp" in v else "-"
             alerts = Text()
-            for alert in row.alerts:
+            for index, alert in enumerate(row.alerts):
                 state = "" if alert.state.value == "active" else f" [{alert.state.value}]"
+                if index:
+                    alerts.append("\n")
                 alerts.append(f" {alert.priority.value.upper()} ", style=_STYLE[alert.priority.value])
-                alerts.append(f" {alert.explanation.summary}{state}\n")
+                alerts.append(f" {alert.explanation.summary}{state}")
             table.add_row(row.patient, fmt("hr"), fmt("spo2"), fmt("rr"), fmt("temp"), bp, alerts)
         return table

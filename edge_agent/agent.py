@@ -58,7 +58,7 @@ class EdgeAgent:
         self._clock_ms = clock_ms
 
     def run(
-        self, *, stop: threading.Event, start_ms: int, duration_s: float | None, flush_s: float = 30.0
+        self, *, stop: threading.Event, start_ms: int, duration_s: float | None, flush_s: float = 10.0
     ) -> RunSummary:
         """Publish until ``stop`` is set or ``duration_s`` of event time has been produced, then flush."""
         end_ms = None if duration_s is None else start_ms + int(duration_s * 1000) - 1

@@ -49,7 +49,7 @@ def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
     start_ms = (time.time_ns() // 1_000_000 // 1000 + 1) * 1000  # the next whole second
     source, roster = make_source(settings, start_ms=start_ms)
     publisher = MqttReadingPublisher(settings.broker, client_id=settings.edge.client_id)
-    if not publisher.start(wait_s=10.0):
+    if not publisher.start(wait_s=5.0):
         log.warning(
             "broker not reachable yet; readings are queued and sent once it is",
             extra={"broker": settings.broker.display_url},

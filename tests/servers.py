@@ -87,13 +87,76 @@ class _Server:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class MosquittoServer(_Server):
-    """Mosquitto with the repository's broker policy (deploy/mosquitto/conf.d) and persistence on."""
+def make_test_pki(directory: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl), for TLS tests only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {name: directory / name for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")}
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName = IP:127.0.0.1\n")
 
-    def __init__(self, binary: str, workdir: Path, *, port: int | None = None) -> None:
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=vitalstream test CA",
+        "-keyout",
+        str(files["ca.key"]),
+        "-out",
+        str(files["ca.crt"]),
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(files["server.key"]),
+        "-out",
+        str(files["server.csr"]),
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(files["server.csr"]),
+        "-CA",
+        str(files["ca.crt"]),
+        "-CAkey",
+        str(files["ca.key"]),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(files["server.crt"]),
+    )
+    return files
+
+
+class MosquittoServer(_Server):
+    """Mosquitto with the repository's broker policy (deploy/mosquitto/conf.d) and persistence on.
+
+    With ``pki`` (from :func:`make_test_pki`) it also listens with TLS on ``tls_port``.
+    """
+
+    def __init__(
+        self, binary: str, workdir: Path, *, port: int | None = None, pki: dict[str, Path] | None = None
+    ) -> None:
         super().__init__("mosquitto", workdir)
         self.binary = binary
         self.port = port or free_port()
+        self.tls_port = free_port() if pki else None
         self.data_dir = workdir / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "mosquitto.conf"
@@ -109,6 +172,12 @@ class MosquittoServer(_Server):
             "log_type error\nlog_type warning\nlog_type notice\n"
             f"include_dir {BROKER_POLICY_DIR}\n"
         )
+        if pki:
+            with self.config.open("a") as config:
+                config.write(
+                    f"listener {self.tls_port} 127.0.0.1\n"
+                    f"cafile {pki['ca.crt']}\ncertfile {pki['server.crt']}\nkeyfile {pki['server.key']}\n"
+                )
 
     @property
     def url(self) -> str:
@@ -118,6 +187,8 @@ class MosquittoServer(_Server):
         self._spawn([self.binary, "-c", str(self.config)])
         try:
             wait_for_port(self.port)
+            if self.tls_port:
+                wait_for_port(self.tls_port)
         except TimeoutError:
             raise RuntimeError(f"mosquitto did not start:\n{self.log_tail()}") from None
         return self

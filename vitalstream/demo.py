@@ -97,9 +97,9 @@ def _event_line(event: AlertEvent) -> str:
 
 def _make_sink(settings: Settings, *, use_influx: bool) -> tuple[PointSink, str]:
     if use_influx:
-        from alerts.influx import make_influx_sink  # noqa: PLC0415 -- only with --influx-url
+        from stream_processor.main import build_sink  # noqa: PLC0415 -- only with --influx-url
 
-        return make_influx_sink(settings.influx), f"InfluxDB {settings.influx.url} ({settings.influx.api})"
+        return build_sink(settings), f"InfluxDB {settings.influx.url} ({settings.influx.api})"
     path = Path(settings.processor.state_dir) / "demo.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.procs import cli_env
+from tests.servers import InfluxServer
 
 pytestmark = pytest.mark.integration
 
@@ -40,3 +41,38 @@ def test_demo_runs_for_its_duration_and_shows_alerts(tmp_path: Path) -> None:
     assert "ALERT raised" in text
     assert "above the hard limit of 150 /min" in text
     assert (tmp_path / "var" / "processor" / "demo.sqlite").exists()
+
+
+def test_demo_can_write_to_a_real_influxdb(tmp_path: Path, influxd: InfluxServer) -> None:
+    db = "demo_influx"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vitalstream",
+            "demo",
+            "--duration",
+            "22",
+            "--patients",
+            "4",
+            "--influx-url",
+            influxd.url,
+            "--influx-api",
+            "v1",
+            "--influx-db",
+            db,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["readings_published"] == 4 * 22
+    assert influxd.rows(db, "SELECT count(seq) FROM vitals")[0]["count"] == 4 * 22
+    alerts = influxd.rows(db, "SELECT * FROM alerts")
+    assert [a["kind"] for a in alerts] == ["hr_high"]
+    assert summary["alerts_raised"] == 1
