@@ -1,6 +1,6 @@
 """Read back with InfluxQL (``GET /query``), which InfluxDB 1.x, 2.x (v1 compatibility) and 3.x all answer.
 
->>> # rows = query(settings, 'SELECT count(hr) FROM vitals GROUP BY device')
+Example: ``query(settings, "SELECT count(hr) FROM vitals GROUP BY device")``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""``vitalstream eval``: held-out evaluations of the edge models on the PhysioNet data (needs the data extra)."""
