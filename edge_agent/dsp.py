@@ -33,7 +33,7 @@ def lowpass_fir(fs: float, cutoff_hz: float, *, taps: int = 101) -> Array:
     n = _odd(taps)
     m = np.arange(n) - (n - 1) / 2
     h = np.sinc(2 * cutoff_hz / fs * m) * np.hamming(n)
-    return h / h.sum()
+    return np.asarray(h / h.sum(), dtype=np.float64)
 
 
 def highpass_fir(fs: float, cutoff_hz: float, *, taps: int = 101) -> Array:
@@ -48,7 +48,7 @@ def bandpass_fir(fs: float, low_hz: float, high_hz: float, *, taps: int = 101) -
     h = lowpass_fir(fs, high_hz, taps=taps) - lowpass_fir(fs, low_hz, taps=taps)
     centre = (low_hz + high_hz) / 2
     gain = abs(np.sum(h * np.exp(-2j * np.pi * centre / fs * np.arange(len(h)))))
-    return h / gain
+    return np.asarray(h / gain, dtype=np.float64)
 
 
 def fir_filter(x: Array, h: Array) -> Array:
@@ -83,4 +83,4 @@ def resample(x: Array, fs_in: float, fs_out: float) -> Array:
         x = fir_filter(x, lowpass_fir(fs_in, 0.45 * fs_out, taps=int(fs_in / fs_out * 20) | 1))
     n_out = round(len(x) * fs_out / fs_in)
     t_out = np.arange(n_out) * (fs_in / fs_out)
-    return np.interp(t_out, np.arange(len(x)), x)
+    return np.asarray(np.interp(t_out, np.arange(len(x)), x), dtype=np.float64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -128,7 +129,7 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     )
 
 
-def _wfdb():  # type: ignore[no-untyped-def]  # wfdb ships no type information
+def _wfdb() -> Any:  # noqa: ANN401 -- the wfdb module (it ships no type information)
     try:
         import wfdb  # noqa: PLC0415 -- optional, heavy (pandas, scipy, matplotlib)
     except ModuleNotFoundError as exc:
