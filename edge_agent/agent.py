@@ -1,7 +1,13 @@
-"""The edge agent's run loop: take readings from a source when they are due and publish them."""
+"""The edge agent's run loop: take readings from a source when due, number them, spool them, wake delivery.
+
+Every reading goes into the durable spool (with its per-device sequence number, persisted in the
+same transaction) before anything is sent; the delivery thread publishes from the spool. Sources
+therefore never number readings themselves: whatever ``seq`` a source sets is replaced here.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -9,76 +15,114 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge_agent.publisher import PublisherStats
-from vitalstream.wire import VitalsReading
+from edge_agent.publisher import DeliveryStats, SpoolDelivery
+from edge_agent.spool import PRIORITY, ROUTINE, Spool, SpoolStats
+from vitalstream.settings import LimitsSettings
+from vitalstream.wire import VitalsReading, encode_vitals
+from vitalstream.wire.topics import vitals_topic
 
-__all__ = ["EdgeAgent", "ReadingPublisher", "ReadingSource", "RunSummary"]
+__all__ = ["EdgeAgent", "ReadingSource", "RunSummary", "is_alert_grade"]
 
 log = logging.getLogger(__name__)
 
 
 class ReadingSource(Protocol):
-    """Anything that yields readings as time passes: a simulator, a recording, a real device adapter."""
+    """Anything that yields readings as time passes: a simulator, a recording, a real device adapter.
+
+    A new device adapter (say a BLE heart-rate strap) is one class with this one method.
+    """
 
     def readings_until(self, now_ms: int) -> list[VitalsReading]:
         """Readings with a timestamp at or before ``now_ms`` not returned before, in time order."""
         ...
 
 
-class ReadingPublisher(Protocol):
-    def publish(self, reading: VitalsReading) -> None: ...
+def is_alert_grade(reading: VitalsReading, limits: LimitsSettings) -> bool:
+    """Would the processor alarm on this reading? Such readings are kept longest when the spool is full.
 
-    def flush(self, timeout_s: float) -> bool: ...
-
-    def stats(self) -> PublisherStats: ...
+    >>> is_alert_grade(VitalsReading("p", "d", 0, 0, {"spo2": 80.0}), LimitsSettings())
+    True
+    """
+    v = reading.vitals
+    return (
+        ("hr" in v and not limits.hr_low <= v["hr"] <= limits.hr_high)
+        or ("spo2" in v and v["spo2"] < limits.spo2_low)
+        or ("rr" in v and not limits.rr_low <= v["rr"] <= limits.rr_high)
+        or (reading.rhythm is not None and reading.rhythm.label != "N")
+        or reading.beats.get("V", 0) >= 3
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     readings: int
-    stats: PublisherStats
-    last_seq: dict[str, int]
+    delivery: DeliveryStats
+    spool: SpoolStats
     first_seq: dict[str, int]
+    last_seq: dict[str, int]
+
+    @property
+    def unacknowledged(self) -> int:
+        """Readings still in the spool (kept on disk; sent on the next start)."""
+        return self.spool.messages
 
 
 class EdgeAgent:
-    """Polls a source at ``rate_hz`` and hands due readings to a publisher."""
+    """Polls a source at ``rate_hz`` and spools due readings for delivery."""
 
     def __init__(
         self,
         *,
         source: ReadingSource,
-        publisher: ReadingPublisher,
+        spool: Spool,
+        delivery: SpoolDelivery,
+        limits: LimitsSettings | None = None,
         rate_hz: float = 1.0,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._source = source
-        self._publisher = publisher
+        self._spool = spool
+        self._delivery = delivery
+        self._limits = limits or LimitsSettings()
         self._period_s = 1.0 / rate_hz
         self._clock_ms = clock_ms
+        self.first_seq: dict[str, int] = {}
+        self.last_seq: dict[str, int] = {}
+        self.readings = 0
+
+    def step(self, now_ms: int) -> int:
+        """Spool every reading due at ``now_ms``; returns how many."""
+        due = self._source.readings_until(now_ms)
+        if not due:
+            return 0
+        seqs = self._spool.allocate_seqs([r.device for r in due])
+        messages = []
+        for reading, seq in zip(due, seqs, strict=True):
+            stamped = dataclasses.replace(reading, seq=seq)
+            priority = PRIORITY if is_alert_grade(stamped, self._limits) else ROUTINE
+            messages.append((vitals_topic(stamped.patient, stamped.device), encode_vitals(stamped), priority))
+            self.first_seq.setdefault(stamped.device, seq)
+            self.last_seq[stamped.device] = seq
+        self._spool.put(messages, now_ms=now_ms)
+        self._delivery.notify()
+        self.readings += len(due)
+        return len(due)
 
     def run(
         self, *, stop: threading.Event, start_ms: int, duration_s: float | None, flush_s: float = 10.0
     ) -> RunSummary:
-        """Publish until ``stop`` is set or ``duration_s`` of event time has been produced, then flush."""
+        """Spool until ``stop`` is set or ``duration_s`` of event time has been produced, then let delivery drain."""
         end_ms = None if duration_s is None else start_ms + int(duration_s * 1000) - 1
-        first: dict[str, int] = {}
-        last: dict[str, int] = {}
-        count = 0
         while not stop.is_set():
             now_ms = self._clock_ms()
-            due = now_ms if end_ms is None else min(now_ms, end_ms)
-            for reading in self._source.readings_until(due):
-                self._publisher.publish(reading)
-                first.setdefault(reading.device, reading.seq)
-                last[reading.device] = reading.seq
-                count += 1
+            self.step(now_ms if end_ms is None else min(now_ms, end_ms))
             if end_ms is not None and now_ms >= end_ms:
                 break
             stop.wait(self._period_s - (time.time() % self._period_s))
-        if not self._publisher.flush(flush_s):
+        if not self._delivery.wait_drained(flush_s):
+            stats = self._spool.stats()
             log.warning(
-                "not every reading was acknowledged before exit",
-                extra={"unacknowledged": self._publisher.stats().unacknowledged},
+                "readings remain in the spool; they are sent on the next start",
+                extra={"spooled": stats.messages, "bytes": stats.bytes},
             )
-        return RunSummary(readings=count, stats=self._publisher.stats(), last_seq=last, first_seq=first)
+        return RunSummary(self.readings, self._delivery.stats(), self._spool.stats(), self.first_seq, self.last_seq)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from typing import Any
 
 from edge_agent.agent import EdgeAgent, ReadingSource
-from edge_agent.publisher import MqttReadingPublisher
+from edge_agent.publisher import SpoolDelivery
 from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import SimulatedWard
+from edge_agent.spool import Spool
 from vitalstream.errors import ConfigError
 from vitalstream.settings import Settings
 
@@ -45,27 +45,39 @@ def make_source(settings: Settings, *, start_ms: int) -> tuple[ReadingSource, li
 
 
 def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
-    """Publish until the duration is over or ``stop`` is set; returns the run summary."""
+    """Spool and publish until the duration is over or ``stop`` is set; returns the run summary."""
     start_ms = (time.time_ns() // 1_000_000 // 1000 + 1) * 1000  # the next whole second
     source, roster = make_source(settings, start_ms=start_ms)
-    publisher = MqttReadingPublisher(settings.broker, client_id=settings.edge.client_id)
-    if not publisher.start(wait_s=5.0):
+    edge = settings.edge
+    spool = Spool(
+        edge.spool_file(), max_bytes=int(edge.spool_max_mb * 1024 * 1024), max_age_s=edge.spool_max_age_h * 3600
+    )
+    backlog = spool.stats()
+    if backlog.messages:
+        log.info("spool holds readings from an earlier run; they go first", extra={"spooled": backlog.messages})
+    delivery = SpoolDelivery(spool, settings.broker, client_id=edge.client_id)
+    delivery.start()
+    if not delivery.wait_connected(5.0):
         log.warning(
-            "broker not reachable yet; readings are queued and sent once it is",
+            "broker not reachable yet; readings are spooled and sent once it is",
             extra={"broker": settings.broker.display_url},
         )
-    log.info("edge agent started", extra={"devices": len(roster), "source": settings.edge.source.partition(":")[0]})
-    agent = EdgeAgent(source=source, publisher=publisher, rate_hz=settings.edge.rate_hz)
+    log.info("edge agent started", extra={"devices": len(roster), "source": edge.source.partition(":")[0]})
+    agent = EdgeAgent(source=source, spool=spool, delivery=delivery, limits=settings.limits, rate_hz=edge.rate_hz)
     try:
-        summary = agent.run(stop=stop, start_ms=start_ms, duration_s=settings.edge.duration_s)
+        summary = agent.run(stop=stop, start_ms=start_ms, duration_s=edge.duration_s)
     finally:
-        publisher.stop()
+        delivery.stop()
+        spool.close()
     for entry in roster:
         entry["first_seq"] = summary.first_seq.get(entry["device"])
         entry["last_seq"] = summary.last_seq.get(entry["device"])
     return {
         "readings": summary.readings,
-        **dataclasses.asdict(summary.stats),
-        "unacknowledged": summary.stats.unacknowledged,
+        "published": summary.delivery.published,
+        "acknowledged": summary.delivery.acknowledged,
+        "connects": summary.delivery.connects,
+        "unacknowledged": summary.unacknowledged,
+        "spool": {"messages": summary.spool.messages, "bytes": summary.spool.bytes, "dropped": summary.spool.dropped},
         "devices": roster,
     }

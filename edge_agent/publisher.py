@@ -1,111 +1,201 @@
-"""Publish readings over MQTT at QoS 1 and know which ones the broker has acknowledged (PUBACK)."""
+"""Delivery: drain the spool to the broker at QoS 1, delete each message only after its PUBACK.
+
+This is the edge's one reconnect loop. Each connection attempt uses a fresh paho client (paho's
+own resend-on-reconnect would duplicate what the spool resends anyway); failed attempts back off
+exponentially from 0.5 s to 30 s with full jitter, so a ward of devices does not reconnect in
+lockstep after a broker restart. On every (re)connection the spool is drained from its oldest
+message, in order, with the original timestamps and sequence numbers.
+
+Threads: the delivery thread (connect, publish from the spool, delete acknowledged rows) and
+paho's network thread (its callbacks only enqueue facts; they never touch the spool).
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from edge_agent.spool import Spool
 from vitalstream.mqtt import connect_async, make_client
-from vitalstream.wire import VitalsReading, encode_vitals
-from vitalstream.wire.topics import vitals_topic
+from vitalstream.settings import BrokerSettings
 
-if TYPE_CHECKING:
-    from vitalstream.settings import BrokerSettings
-
-__all__ = ["MqttReadingPublisher", "PublisherStats"]
+__all__ = ["DeliveryStats", "SpoolDelivery"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class PublisherStats:
+class DeliveryStats:
     published: int
     acknowledged: int
-    payload_bytes: int
-
-    @property
-    def unacknowledged(self) -> int:
-        return self.published - self.acknowledged
+    connects: int
+    connected: bool
 
 
-class MqttReadingPublisher:
-    """Sends readings to ``vitals/v1/{patient}/{device}`` with QoS 1 and tracks their PUBACKs."""
+class SpoolDelivery:
+    """Runs in its own thread; :meth:`notify` after putting messages into the spool wakes it up."""
 
-    def __init__(self, settings: BrokerSettings, *, client_id: str) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        settings: BrokerSettings,
+        *,
+        client_id: str,
+        window: int = 100,
+        min_backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._spool = spool
         self._settings = settings
-        self._client = make_client(settings, client_id=client_id, persistent=False)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_publish = self._on_publish
-        # Packet ids in publish order; PUBACKed ids land in _acked (written by the network thread).
-        # paho keeps QoS 1 messages across reconnects and resends them, so a reading published while
-        # the broker is away is delivered once it is back.
-        self._inflight: deque[int] = deque()
-        self._acked: set[int] = set()
+        self._client_id = client_id
+        self._window = window
+        self._min_backoff = min_backoff_s
+        self._max_backoff = max_backoff_s
+        self._connect_timeout = connect_timeout_s
+        self._rng = rng or random.Random()
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._acked_mids: deque[int] = deque()
+        self._connected = threading.Event()
+        self._inflight_count = 0
         self._published = 0
         self._acknowledged = 0
-        self._bytes = 0
-        self._connected = threading.Event()
-        self._stopping = False
+        self._connects = 0
+        self._thread = threading.Thread(target=self._run, name="edge-delivery", daemon=True)
 
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.warning("broker refused connection", extra={"reason": str(reason)})
-            return
-        self._connected.set()
-        log.info("connected to broker", extra={"broker": self._settings.display_url})
+    # ------------------------------------------------------------------ API
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._connected.clear()
-        if not self._stopping:
-            log.warning(
-                "disconnected from broker; unacknowledged readings will be resent", extra={"reason": str(reason)}
-            )
+    def start(self) -> None:
+        self._thread.start()
 
-    def start(self, *, wait_s: float = 10.0) -> bool:
-        """Connect in the background; returns whether the connection came up within ``wait_s``."""
-        connect_async(self._client, self._settings, persistent=False)
-        self._client.loop_start()
-        return self._connected.wait(wait_s)
+    def notify(self) -> None:
+        with self._wake:
+            self._wake.notify()
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
-        self._acked.add(mid)
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
 
-    def publish(self, reading: VitalsReading) -> None:
-        payload = encode_vitals(reading)
-        info = self._client.publish(vitals_topic(reading.patient, reading.device), payload, qos=1)
-        self._inflight.append(info.mid)
-        self._published += 1
-        self._bytes += len(payload)
-        self._reap()
-
-    def _reap(self) -> None:
-        while self._inflight and self._inflight[0] in self._acked:
-            self._acked.discard(self._inflight.popleft())
-            self._acknowledged += 1
-
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until the broker has acknowledged everything published so far."""
+    def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until the spool is empty and nothing is in flight."""
         deadline = time.monotonic() + timeout_s
-        while True:
-            self._reap()
-            if not self._inflight:
+        while time.monotonic() < deadline:
+            if self._spool.stats().messages == 0 and self._inflight_count == 0:
                 return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-
-    def stats(self) -> PublisherStats:
-        self._reap()
-        return PublisherStats(self._published, self._acknowledged, self._bytes)
+            self.notify()
+            time.sleep(0.05)
+        return self._spool.stats().messages == 0
 
     def stop(self) -> None:
-        self._stopping = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._stopping.set()
+        self.notify()
+        self._thread.join(timeout=10.0)
+
+    def stats(self) -> DeliveryStats:
+        return DeliveryStats(self._published, self._acknowledged, self._connects, self._connected.is_set())
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        backoff = self._min_backoff
+        while not self._stopping.is_set():
+            lost = threading.Event()
+            client = self._connect(lost)
+            if client is None:
+                delay = self._rng.uniform(0, backoff)  # full jitter
+                log.info("broker unreachable, retrying", extra={"retry_in_s": round(delay, 2)})
+                self._stopping.wait(delay)
+                backoff = min(self._max_backoff, backoff * 2)
+                continue
+            backoff = self._min_backoff
+            self._connects += 1
+            try:
+                self._pump(client, lost)
+            finally:
+                self._connected.clear()
+                self._inflight_count = 0
+                client.disconnect()
+                client.loop_stop()
+
+    def _connect(self, lost: threading.Event) -> mqtt.Client | None:
+        client = make_client(self._settings, client_id=self._client_id, persistent=False)
+        client.max_inflight_messages_set(self._window)
+        up = threading.Event()
+
+        def on_connect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            if reason.is_failure:
+                log.warning("broker refused the connection", extra={"reason": str(reason)})
+                lost.set()
+            else:
+                up.set()
+
+        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            lost.set()
+            if not self._stopping.is_set():
+                log.warning(
+                    "disconnected from broker; the spool keeps everything unacknowledged", extra={"reason": str(reason)}
+                )
+            self.notify()
+
+        def on_publish(_c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+            self._acked_mids.append(mid)
+            self.notify()
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
+        client.on_publish = on_publish
+        try:
+            connect_async(client, self._settings, persistent=False)
+            client.loop_start()
+        except (OSError, ValueError) as exc:
+            log.warning("cannot start a connection", extra={"error": type(exc).__name__})
+            return None
+        deadline = time.monotonic() + self._connect_timeout
+        while not (up.is_set() or lost.is_set() or self._stopping.is_set()) and time.monotonic() < deadline:
+            up.wait(0.05)
+        if not up.is_set() or lost.is_set():
+            client.loop_stop()
+            return None
+        self._connected.set()
+        log.info("connected to broker", extra={"broker": self._settings.display_url})
+        return client
+
+    def _pump(self, client: mqtt.Client, lost: threading.Event) -> None:
+        inflight: dict[int, int] = {}  # packet id -> spool row id
+        early: set[int] = set()  # PUBACKs that arrived before we recorded their packet id
+        cursor = 0
+        self._acked_mids.clear()
+        while not lost.is_set() and not self._stopping.is_set():
+            done: list[int] = []
+            while self._acked_mids:
+                early.add(self._acked_mids.popleft())
+            for mid in [m for m in early if m in inflight]:
+                early.discard(mid)
+                done.append(inflight.pop(mid))
+            if done:
+                self._spool.delete(done)
+                self._acknowledged += len(done)
+            room = self._window - len(inflight)
+            sent = 0
+            if room > 0:
+                for row in self._spool.peek(after_id=cursor, limit=room):
+                    info = client.publish(row.topic, row.payload, qos=1)
+                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                        lost.set()
+                        break
+                    inflight[info.mid] = row.id
+                    cursor = row.id
+                    sent += 1
+                self._published += sent
+            self._inflight_count = len(inflight)
+            if not sent and not done:
+                with self._wake:
+                    self._wake.wait(0.2)

@@ -118,6 +118,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             "seed": get("seed"),
             "scenario": get("scenario"),
             "client_id": get("client_id") if args.command == "edge" else None,
+            "spool_path": get("spool"),
+            "spool_max_mb": get("spool_max_mb"),
+            "speed": get("speed"),
         },
     }
 
@@ -240,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.add_argument("--seed", type=int, help="simulation seed; the same seed gives the same readings (default 7)")
     edge.add_argument("--client-id", metavar="ID", help="MQTT client id (default vitalstream-edge)")
+    edge.add_argument(
+        "--spool",
+        metavar="PATH",
+        help="durable outbox (SQLite); readings wait here until the broker acknowledges them "
+        "(default var/edge/CLIENT_ID.spool.sqlite)",
+    )
+    edge.add_argument("--spool-max-mb", type=float, metavar="MB", help="spool size bound (default 64)")
+    edge.add_argument(
+        "--speed", type=float, metavar="X", help="replay speed for recorded sources: 1 = real time (default), 10 = 10x"
+    )
     edge.set_defaults(run=_cmd_edge)
 
     process = sub.add_parser(

@@ -19,9 +19,10 @@ import paho.mqtt.client as mqtt
 from alerts.sinks import PointSink, SqlitePointStore
 from alerts.ward_board import WardBoard
 from edge_agent.agent import EdgeAgent
-from edge_agent.publisher import MqttReadingPublisher
+from edge_agent.publisher import SpoolDelivery
 from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import SimulatedWard
+from edge_agent.spool import Spool
 from stream_processor.service import ProcessorService
 from vitalstream.embedded_broker import EmbeddedBroker
 from vitalstream.mqtt import connect_async, make_client
@@ -160,10 +161,15 @@ def run_demo(
 
     start_ms = (time.time_ns() // 1_000_000 // 1000 + 1) * 1000
     ward = SimulatedWard(parse_scenarios("mixed", patients=patients), seed=settings.edge.seed, start_ms=start_ms)
-    publisher = MqttReadingPublisher(settings.broker, client_id="vitalstream-demo-edge")
-    publisher.start()
+    spool_path = Path(settings.processor.state_dir) / "demo-edge.spool.sqlite"
+    for stale in spool_path.parent.glob(spool_path.name + "*"):
+        stale.unlink()
+    spool = Spool(spool_path)
+    delivery = SpoolDelivery(spool, settings.broker, client_id="vitalstream-demo-edge")
+    delivery.start()
+    agent = EdgeAgent(source=ward, spool=spool, delivery=delivery, limits=settings.limits)
     edge_thread = threading.Thread(
-        target=EdgeAgent(source=ward, publisher=publisher).run,
+        target=agent.run,
         kwargs={"stop": stop, "start_ms": start_ms, "duration_s": duration_s, "flush_s": 5.0},
         name="edge",
         daemon=True,
@@ -185,7 +191,8 @@ def run_demo(
     finally:
         stop.set()
         edge_thread.join(10)
-        publisher.stop()
+        delivery.stop()
+        spool.close()
         time.sleep(0.5)  # let the last alerts reach the station before it leaves
         station.stop()
         processor_stop.set()
@@ -199,7 +206,7 @@ def run_demo(
     sink.close()
     return {
         "patients": patients,
-        "readings_published": publisher.stats().published,
+        "readings_published": agent.readings,
         "vitals_stored": stored,
         "alerts_raised": len(raised),
         "alerts": [

@@ -187,6 +187,16 @@ class EdgeSettings:
     scenario: str = "mixed"
     rate_hz: float = 1.0
     client_id: str = "vitalstream-edge"
+    # The durable outbox; empty = var/edge/{client_id}.spool.sqlite. One spool per agent.
+    spool_path: str = ""
+    spool_max_mb: float = 64.0
+    # Routine readings older than this are dropped from a full or long-offline spool; events are kept.
+    spool_max_age_h: float = 72.0
+    # Replay speed for recorded sources: 1 = real time, 10 = ten times faster.
+    speed: float = 1.0
+
+    def spool_file(self) -> str:
+        return self.spool_path or f"var/edge/{self.client_id}.spool.sqlite"
 
 
 @dataclass(frozen=True, slots=True)
