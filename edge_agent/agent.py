@@ -11,15 +11,15 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from edge_agent.publisher import DeliveryStats, SpoolDelivery
 from edge_agent.spool import PRIORITY, ROUTINE, Spool, SpoolStats
 from vitalstream.settings import LimitsSettings
-from vitalstream.wire import VitalsReading, encode_vitals
-from vitalstream.wire.topics import vitals_topic
+from vitalstream.wire import EdgeEvent, VitalsReading, encode_event, encode_vitals
+from vitalstream.wire.topics import events_topic, vitals_topic
 
 __all__ = ["EdgeAgent", "ReadingSource", "RunSummary", "is_alert_grade"]
 
@@ -29,11 +29,12 @@ log = logging.getLogger(__name__)
 class ReadingSource(Protocol):
     """Anything that yields readings as time passes: a simulator, a recording, a real device adapter.
 
-    A new device adapter (say a BLE heart-rate strap) is one class with this one method.
+    A new device adapter (say a BLE heart-rate strap) is one class with this one method. Waveform
+    sources go through :class:`edge_agent.pipeline.PipelineSource`, which also yields edge events.
     """
 
-    def readings_until(self, now_ms: int) -> list[VitalsReading]:
-        """Readings with a timestamp at or before ``now_ms`` not returned before, in time order."""
+    def poll(self, now_ms: int) -> Sequence[VitalsReading | EdgeEvent]:
+        """Readings (and events) with a time at or before ``now_ms`` not returned before, in time order."""
         ...
 
 
@@ -56,6 +57,7 @@ def is_alert_grade(reading: VitalsReading, limits: LimitsSettings) -> bool:
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     readings: int
+    events: int
     delivery: DeliveryStats
     spool: SpoolStats
     first_seq: dict[str, int]
@@ -89,14 +91,18 @@ class EdgeAgent:
         self.first_seq: dict[str, int] = {}
         self.last_seq: dict[str, int] = {}
         self.readings = 0
+        self.events = 0
 
     def step(self, now_ms: int) -> int:
-        """Spool every reading due at ``now_ms``; returns how many."""
-        due = self._source.readings_until(now_ms)
-        if not due:
+        """Spool every reading and event due at ``now_ms``; returns how many readings."""
+        polled = self._source.poll(now_ms)
+        if not polled:
             return 0
+        due = [item for item in polled if isinstance(item, VitalsReading)]
+        events = [item for item in polled if isinstance(item, EdgeEvent)]
         seqs = self._spool.allocate_seqs([r.device for r in due])
-        messages = []
+        messages = [(events_topic(e.patient, e.device), encode_event(e), PRIORITY) for e in events]
+        self.events += len(events)
         for reading, seq in zip(due, seqs, strict=True):
             stamped = dataclasses.replace(reading, seq=seq)
             priority = PRIORITY if is_alert_grade(stamped, self._limits) else ROUTINE
@@ -116,7 +122,7 @@ class EdgeAgent:
         while not stop.is_set():
             now_ms = self._clock_ms()
             self.step(now_ms if end_ms is None else min(now_ms, end_ms))
-            if end_ms is not None and now_ms >= end_ms:
+            if (end_ms is not None and now_ms >= end_ms) or getattr(self._source, "finished", False):
                 break
             stop.wait(self._period_s - (time.time() % self._period_s))
         if not self._delivery.wait_drained(flush_s):
@@ -125,4 +131,6 @@ class EdgeAgent:
                 "readings remain in the spool; they are sent on the next start",
                 extra={"spooled": stats.messages, "bytes": stats.bytes},
             )
-        return RunSummary(self.readings, self._delivery.stats(), self._spool.stats(), self.first_seq, self.last_seq)
+        return RunSummary(
+            self.readings, self.events, self._delivery.stats(), self._spool.stats(), self.first_seq, self.last_seq
+        )

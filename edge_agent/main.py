@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from edge_agent.agent import EdgeAgent, ReadingSource
 from edge_agent.publisher import SpoolDelivery
 from edge_agent.scenarios import parse_scenarios
-from edge_agent.simulator import SimulatedWard
+from edge_agent.simulator import SimulatedDevice, SimulatedWard, WaveformWard
 from edge_agent.spool import Spool
 from vitalstream.errors import ConfigError
 from vitalstream.settings import Settings
@@ -21,27 +22,48 @@ log = logging.getLogger(__name__)
 
 
 def make_source(settings: Settings, *, start_ms: int) -> tuple[ReadingSource, list[dict[str, Any]]]:
-    """The source named by ``settings.edge.source`` and a roster (patient, device, scenario) for the summary."""
-    edge = settings.edge
-    if edge.source == "sim":
-        ward = SimulatedWard(parse_scenarios(edge.scenario, patients=edge.patients), seed=edge.seed, start_ms=start_ms)
-        roster = [
-            {
-                "patient": d.patient,
-                "device": d.device,
-                "scenario": d.scenario.name,
-                "deteriorates": d.scenario.deteriorates,
-            }
-            for d in ward.devices
-        ]
-        return ward, roster
-    kind, _, path = edge.source.partition(":")
-    if kind == "replay" and path:
-        from edge_agent.numerics_replay import NumericsReplay  # noqa: PLC0415 -- only for replays
+    """The source named by ``settings.edge.source`` and a roster (patient, device, scenario) for the summary.
 
-        replay = NumericsReplay(path, start_ms=start_ms)
-        return replay, [{"patient": p, "device": f"{p}-mon", "scenario": "replay"} for p in replay.patients]
-    raise ConfigError(f"unknown source {edge.source!r}; use sim or replay:PATH", source="--source")
+    ``sim``: simulated ward with ECG/PPG waveforms through the edge models; ``sim:vitals``: the light
+    vitals-only simulator; ``replay:PATH``: BIDMC numerics CSVs (vitals), or WFDB records / BIDMC
+    signals CSVs (waveforms through the edge models), a file or a directory.
+    """
+    edge = settings.edge
+    kind, _, argument = edge.source.partition(":")
+    if kind == "sim":
+        scenarios = parse_scenarios(edge.scenario, patients=edge.patients)
+        if argument == "vitals":
+            ward = SimulatedWard(scenarios, seed=edge.seed, start_ms=start_ms)
+            return ward, _roster(ward.devices)
+        if argument:
+            raise ConfigError(f"unknown simulator {argument!r}; use sim or sim:vitals", source="--source")
+        from edge_agent.pipeline import PipelineSource  # noqa: PLC0415 -- numpy/onnxruntime only for waveforms
+
+        waves = WaveformWard(scenarios, seed=edge.seed, start_ms=start_ms)
+        return PipelineSource(waves), _roster(waves.devices)
+    if kind == "replay" and argument:
+        path = Path(argument)
+        if path.name.endswith("_Numerics.csv") or (
+            path.is_dir() and any(path.glob("*_Numerics.csv")) and not any(path.glob("*_Signals.csv"))
+        ):
+            from edge_agent.numerics_replay import NumericsReplay  # noqa: PLC0415 -- only for replays
+
+            replay = NumericsReplay(path, start_ms=start_ms)
+            return replay, [{"patient": p, "device": f"{p}-mon", "scenario": "replay"} for p in replay.patients]
+        from edge_agent.pipeline import PipelineSource  # noqa: PLC0415
+        from edge_agent.recording_replay import RecordingReplay, find_recordings  # noqa: PLC0415
+
+        recordings = RecordingReplay(find_recordings(path), start_ms=start_ms, speed=edge.speed)
+        roster = [{"patient": p, "device": d, "scenario": "replay"} for p, d in recordings.devices]
+        return PipelineSource(recordings), roster
+    raise ConfigError(f"unknown source {edge.source!r}; use sim, sim:vitals or replay:PATH", source="--source")
+
+
+def _roster(devices: list[SimulatedDevice]) -> list[dict[str, Any]]:
+    return [
+        {"patient": d.patient, "device": d.device, "scenario": d.scenario.name, "deteriorates": d.scenario.deteriorates}
+        for d in devices
+    ]
 
 
 def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
@@ -74,6 +96,7 @@ def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
         entry["last_seq"] = summary.last_seq.get(entry["device"])
     return {
         "readings": summary.readings,
+        "events": summary.events,
         "published": summary.delivery.published,
         "acknowledged": summary.delivery.acknowledged,
         "connects": summary.delivery.connects,

@@ -60,6 +60,9 @@ class NumericsReplay:
     def patients(self) -> list[str]:
         return [record for record, _, _ in self._records]
 
+    def poll(self, now_ms: int) -> list[VitalsReading]:
+        return self.readings_until(now_ms)
+
     def readings_until(self, now_ms: int) -> list[VitalsReading]:
         readings: list[VitalsReading] = []
         longest = max(len(rows) for _, _, rows in self._records)

@@ -7,7 +7,13 @@ list are ``stable``. An entry is a profile or an episode ``kind@onset[+duration]
     tachycardia@20                              HR rises to ~165/min at t=20 s for 60 s
     desaturation@30+120                         SpO2 falls to ~80 % at t=30 s for 120 s
     bradycardia@, tachypnoea@, fever@           the same for HR ~34/min, RR ~34/min, temperature ~39.9 Cel
+    af@40+120                                   atrial fibrillation (irregular, ~115/min) in the waveforms
+    pvc@20, vrun@30+8                           frequent PVCs (bigeminy) / a run of ventricular beats
+    motion@25+30, leadoff@25+20                 artefact: motion noise / an electrode off (flat ECG)
     mixed                                       (whole spec) a ward where every 4th patient deteriorates
+
+Rhythm and artefact episodes only show in the simulated waveforms (``--source sim``); the
+vitals-only simulator (``sim:vitals``) ignores them.
 
 Everything here is pure and deterministic.
 
@@ -50,10 +56,16 @@ class Episode:
 
     kind: str
     vital: str
-    target: float
+    target: float | None  # None: the episode changes the waveform only, not the vital
     onset_s: float = 30.0
     duration_s: float = 60.0
     ramp_s: float = 5.0
+    rhythm: str | None = None  # "AF" or "VT" while active (waveforms only)
+    artefact: str | None = None  # "motion" or "leadoff" while active (waveforms only)
+    pvc_every: int = 0  # a premature ventricular beat every n beats while active
+
+    def active(self, t_s: float) -> bool:
+        return self.onset_s <= t_s < self.onset_s + self.duration_s
 
     def weight(self, t_s: float) -> float:
         """0 before and after the episode, 1 in its plateau, linear on the ramps."""
@@ -73,6 +85,11 @@ EPISODES: dict[str, Episode] = {
         Episode("desaturation", "spo2", 80.0),
         Episode("tachypnoea", "rr", 34.0),
         Episode("fever", "temp", 39.9, duration_s=300.0, ramp_s=60.0),
+        Episode("af", "hr", 115.0, duration_s=120.0, ramp_s=2.0, rhythm="AF"),
+        Episode("pvc", "hr", 80.0, duration_s=120.0, ramp_s=1.0, pvc_every=2),
+        Episode("vrun", "hr", 150.0, duration_s=8.0, ramp_s=0.5, rhythm="VT"),
+        Episode("motion", "hr", None, duration_s=30.0, ramp_s=1.0, artefact="motion"),
+        Episode("leadoff", "hr", None, duration_s=20.0, ramp_s=1.0, artefact="leadoff"),
     )
 }
 

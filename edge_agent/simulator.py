@@ -19,10 +19,11 @@ import math
 import random
 from dataclasses import dataclass
 
+from edge_agent.frames import DeviceFrame, SignalChunk
 from edge_agent.scenarios import Scenario
 from vitalstream.wire import VitalsReading
 
-__all__ = ["SimulatedPatient", "SimulatedWard", "device_id", "patient_id"]
+__all__ = ["SimulatedPatient", "SimulatedWard", "WaveformWard", "device_id", "patient_id"]
 
 # Noise per vital: (AR(1) coefficient, innovation s.d.). Deviations are clamped at 2.5 stationary
 # s.d. so that a stable patient never wanders across a hard limit by chance.
@@ -77,7 +78,7 @@ class SimulatedPatient:
         values = {vital: base[vital] + self._deviation[vital] for vital in base}
         for episode in self.scenario.episodes:
             weight = episode.weight(float(t_s))
-            if weight > 0.0:
+            if weight > 0.0 and episode.target is not None:
                 values[episode.vital] += weight * (episode.target - base[episode.vital])
         values["spo2"] = min(100.0, values["spo2"])
         if t_s % _BP_EVERY_S != 0:
@@ -112,6 +113,9 @@ class SimulatedWard:
         # A restarted agent continues its devices' sequence numbers instead of reusing them.
         self._first_seq = first_seq
 
+    def poll(self, now_ms: int) -> list[VitalsReading]:
+        return self.readings_until(now_ms)
+
     def readings_until(self, now_ms: int) -> list[VitalsReading]:
         """Every reading whose timestamp is at or before ``now_ms`` and that was not returned before."""
         readings: list[VitalsReading] = []
@@ -131,3 +135,53 @@ class SimulatedWard:
                 )
             self._next_tick += 1
         return readings
+
+
+class WaveformWard:
+    """A frame source: per patient per second, synthetic ECG (360 Hz) and PPG (125 Hz) consistent with the
+    scripted heart rate and rhythm, plus the scripted SpO2, respiratory rate, temperature and blood pressure
+    as direct vitals. Heart rate is *not* sent: the edge pipeline measures it from the ECG like on a device.
+    """
+
+    ECG_FS = 360.0
+    PPG_FS = 125.0
+
+    def __init__(self, scenarios: list[Scenario], *, seed: int, start_ms: int) -> None:
+        from edge_agent.waveform_sim import EcgPpgGenerator  # noqa: PLC0415 -- numpy only when waveforms are used
+
+        self._vitals = SimulatedWard(scenarios, seed=seed, start_ms=start_ms)
+        self.devices = self._vitals.devices
+        self._generators = [
+            EcgPpgGenerator(ecg_fs=self.ECG_FS, ppg_fs=self.PPG_FS, rng=random.Random(f"wave/{seed}/{d.index}"))
+            for d in self.devices
+        ]
+        self._start_ms = start_ms
+
+    def frames_until(self, now_ms: int) -> list[DeviceFrame]:
+        frames: list[DeviceFrame] = []
+        # A reading stamped t covers the second before it, so frame k (ending at start + k s) renders [k-1, k).
+        for reading in self._vitals.readings_until(now_ms):
+            index = next(d.index for d in self.devices if d.device == reading.device)
+            tick = (reading.ts_ms - self._start_ms) // 1000
+            scenario = self.devices[index].scenario
+            rhythm, artefact, pvc_every = "N", None, 0
+            for episode in scenario.episodes:
+                if episode.active(float(tick)):
+                    rhythm = episode.rhythm or rhythm
+                    artefact = episode.artefact or artefact
+                    pvc_every = episode.pvc_every or pvc_every
+            hr = reading.vitals.get("hr", scenario.profile.hr)
+            ecg, ppg = self._generators[index].render_second(
+                int(tick), hr_bpm=hr, rhythm=rhythm, pvc_every=pvc_every, artefact=artefact
+            )
+            vitals = {k: v for k, v in reading.vitals.items() if k != "hr"}
+            frames.append(
+                DeviceFrame(
+                    reading.patient,
+                    reading.device,
+                    reading.ts_ms,
+                    vitals,
+                    (SignalChunk("ecg", "II", self.ECG_FS, ecg), SignalChunk("ppg", "PLETH", self.PPG_FS, ppg)),
+                )
+            )
+        return frames

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 NOT_ON_THE_EDGE = ["river", "influxdb_client", "aiomqtt", "amqtt", "rich", "urllib3", "alerts", "stream_processor"]
 
 
-def test_edge_agent_runs_without_processor_dependencies(mosquitto: MosquittoServer) -> None:
+def test_edge_agent_runs_without_processor_dependencies(tmp_path: Path, mosquitto: MosquittoServer) -> None:
     recorder = MqttRecorder(mosquitto.port, ["vitals/v1/#"]).start()
     blocker = (
         "import sys, runpy, importlib.abc\n"
@@ -35,7 +35,8 @@ def test_edge_agent_runs_without_processor_dependencies(mosquitto: MosquittoServ
         "        if name.split('.')[0] in BLOCKED:\n"
         "            raise ImportError(f'{name} must not be imported on the edge')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "sys.argv = ['vitalstream', 'edge', '--broker', sys.argv[1], '--patients', '2', '--duration', '3']\n"
+        "sys.argv = ['vitalstream', 'edge', '--broker', sys.argv[1], '--source', 'sim:vitals',\n"
+        "            '--patients', '2', '--duration', '3', '--spool', sys.argv[2]]\n"
         "try:\n"
         "    runpy.run_module('vitalstream', run_name='__main__')\n"
         "finally:\n"
@@ -43,7 +44,7 @@ def test_edge_agent_runs_without_processor_dependencies(mosquitto: MosquittoServ
         "    assert not leaked, leaked\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", blocker, mosquitto.url],
+        [sys.executable, "-c", blocker, mosquitto.url, str(tmp_path / "spool.sqlite")],
         check=False,
         capture_output=True,
         text=True,

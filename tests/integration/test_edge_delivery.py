@@ -48,8 +48,23 @@ class PersistentSubscriber:
 
 def _edge(tmp_path: Path, url: str, *, name: str, duration: int, patients: int = 3) -> CliProcess:
     return CliProcess(
-        ["edge", "--broker", url, "--patients", str(patients), "--duration", str(duration), "--scenario", "stable",
-         "--client-id", "edge-under-test", "--spool", str(tmp_path / "edge.spool.sqlite")],
+        [
+            "edge",
+            "--broker",
+            url,
+            "--source",
+            "sim:vitals",
+            "--patients",
+            str(patients),
+            "--duration",
+            str(duration),
+            "--scenario",
+            "stable",
+            "--client-id",
+            "edge-under-test",
+            "--spool",
+            str(tmp_path / "edge.spool.sqlite"),
+        ],
         tmp_path,
         name=name,
     )
@@ -60,8 +75,19 @@ def test_broker_outage_mid_stream_loses_nothing(
 ) -> None:
     subscriber = PersistentSubscriber(mosquitto.port)
     processor = CliProcess(
-        ["process", "--broker", mosquitto.url, "--influx-url", influxd.url, "--influx-api", "v1", "--influx-db",
-         influx_db, "--client-id", "proc-outage"],
+        [
+            "process",
+            "--broker",
+            mosquitto.url,
+            "--influx-url",
+            influxd.url,
+            "--influx-api",
+            "v1",
+            "--influx-db",
+            influx_db,
+            "--client-id",
+            "proc-outage",
+        ],
         tmp_path,
         name="processor",
     )

@@ -54,7 +54,7 @@ def _run_pipeline(
             "--broker",
             mosquitto.url,
             "--source",
-            "sim",
+            "sim:vitals",
             "--patients",
             str(PATIENTS),
             "--duration",

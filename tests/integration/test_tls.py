@@ -41,7 +41,9 @@ def test_edge_and_processor_over_tls(tmp_path: Path, tls_broker: MosquittoServer
     try:
         assert service.ready.wait(10), "processor could not connect over TLS"
         edge = CliProcess(
-            ["edge", "--broker", url, "--ca-file", ca, "--patients", "2", "--duration", "3"], tmp_path, name="edge"
+            ["edge", "--broker", url, "--ca-file", ca, "--source", "sim:vitals", "--patients", "2", "--duration", "3"],
+            tmp_path,
+            name="edge",
         )
         assert edge.wait(30) == 0, edge.stderr_tail()
         assert edge.last_json()["acknowledged"] == 6
@@ -58,7 +60,9 @@ def test_edge_and_processor_over_tls(tmp_path: Path, tls_broker: MosquittoServer
 def test_an_unknown_server_certificate_is_refused(tmp_path: Path, tls_broker: MosquittoServer) -> None:
     url = f"mqtts://127.0.0.1:{tls_broker.tls_port}"
     # No --ca-file: the system trust store does not know our test CA, so no reading may be delivered.
-    edge = CliProcess(["edge", "--broker", url, "--patients", "1", "--duration", "2"], tmp_path, name="edge")
+    edge = CliProcess(
+        ["edge", "--broker", url, "--source", "sim:vitals", "--patients", "1", "--duration", "2"], tmp_path, name="edge"
+    )
     assert edge.wait(90) == 1
     summary = edge.last_json()
     assert summary["acknowledged"] == 0

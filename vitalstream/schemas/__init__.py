@@ -3,7 +3,7 @@
 They describe for device integrators and telemedicine platforms what :mod:`vitalstream.wire.codec`
 enforces; the codec stays the source of truth, and ``tests/test_schemas.py`` checks that the two
 agree. Each schema's ``$id`` is ``urn:vitalstream:schema:v1:<name>``. ``alert_state`` and
-``alert_event`` refer to ``alert`` by that id, so a validator needs all six schemas in its registry;
+``alert_event`` refer to ``alert`` by that id, so a validator needs all of them in its registry;
 nothing is ever fetched from the network.
 
 >>> load("vitals")["$id"]
@@ -20,7 +20,7 @@ from typing import Any
 
 __all__ = ["NAMES", "load"]
 
-NAMES: tuple[str, ...] = ("vitals", "alert", "alert_state", "alert_event", "command", "deadletter")
+NAMES: tuple[str, ...] = ("vitals", "event", "alert", "alert_state", "alert_event", "command", "deadletter")
 
 
 def load(name: str) -> dict[str, Any]:

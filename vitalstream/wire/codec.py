@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, TypeAlias, TypeVar
 
@@ -38,32 +39,37 @@ from vitalstream.wire.messages import (
     AlertExplanation,
     AlertState,
     DeadLetter,
+    EdgeEvent,
     PatientAlerts,
     Priority,
     Resolution,
     Rhythm,
     Transition,
     VitalsReading,
+    Waveform,
 )
 from vitalstream.wire.timefmt import format_ts, parse_ts
-from vitalstream.wire.topics import check_id, parse_command_topic, parse_vitals_topic
+from vitalstream.wire.topics import check_id, parse_command_topic, parse_events_topic, parse_vitals_topic
 from vitalstream.wire.vitals import VITALS
 
 __all__ = [
     "MAX_ALERT_BYTES",
     "MAX_COMMAND_BYTES",
     "MAX_DEADLETTER_PAYLOAD",
+    "MAX_EVENT_BYTES",
     "MAX_VITALS_BYTES",
     "SQI_CHANNELS",
     "decode_alert_event",
     "decode_alert_state",
     "decode_command",
     "decode_deadletter",
+    "decode_event",
     "decode_vitals",
     "encode_alert_event",
     "encode_alert_state",
     "encode_command",
     "encode_deadletter",
+    "encode_event",
     "encode_vitals",
 ]
 
@@ -72,6 +78,10 @@ __all__ = [
 MAX_VITALS_BYTES = 8 * 1024
 MAX_COMMAND_BYTES = 4 * 1024
 MAX_ALERT_BYTES = 256 * 1024
+# An event carries up to a few 30 s waveform snippets as base64 int16: about 30 KB per 360 Hz lead.
+MAX_EVENT_BYTES = 512 * 1024
+_MAX_WAVEFORM_S = 120
+_EVENT_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 # Dead letters keep the original bytes, but not unboundedly: a 10 MB garbage payload keeps its head.
 MAX_DEADLETTER_PAYLOAD = 64 * 1024
 SQI_CHANNELS = frozenset({"ecg", "ppg", "resp", "spo2", "temp", "bp", "acc"})
@@ -563,4 +573,103 @@ def decode_deadletter(payload: bytes | bytearray) -> DeadLetter:
         received_ms=_timestamp(_required(obj, "received"), "received"),
         size=_integer(_required(obj, "size"), "size", 0, _MAX_SEQ),
         payload=original,
+    )
+
+
+# ---------------------------------------------------------------- edge events
+
+
+def _waveform_obj(wave: Waveform) -> JsonObject:
+    return {
+        "kind": wave.kind,
+        "lead": wave.lead,
+        "fs": wave.fs,
+        "start": format_ts(wave.start_ms),
+        "scale": wave.scale,
+        "unit": wave.unit,
+        "encoding": "int16le-base64",
+        "data": base64.b64encode(wave.data).decode("ascii"),
+    }
+
+
+def encode_event(event: EdgeEvent) -> bytes:
+    obj: JsonObject = {
+        "v": SCHEMA_VERSION,
+        "event_id": event.event_id,
+        "patient": event.patient,
+        "device": event.device,
+        "kind": event.kind,
+        "ts": format_ts(event.ts_ms),
+    }
+    if event.detail:
+        obj["detail"] = dict(event.detail)
+    if event.models:
+        obj["models"] = dict(event.models)
+    if event.waveforms:
+        obj["waveforms"] = [_waveform_obj(w) for w in event.waveforms]
+    return orjson.dumps(obj)
+
+
+def _parse_waveform(value: object, path: str) -> Waveform:
+    obj = _object(value, path)
+    p = path + "."
+    encoding = _text(_required(obj, "encoding", p), p + "encoding", 32)
+    if encoding != "int16le-base64":
+        raise RejectedMessage(RejectReason.OUT_OF_RANGE, p + "encoding", "only int16le-base64 is defined in v1")
+    fs = _number(_required(obj, "fs", p), p + "fs")
+    if not 1.0 <= fs <= 10_000.0:
+        raise RejectedMessage(RejectReason.OUT_OF_RANGE, p + "fs", f"{fs:g} Hz is outside 1..10000")
+    raw = _text(_required(obj, "data", p), p + "data", MAX_EVENT_BYTES)
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise _wrong(p + "data", "base64", raw) from None
+    if len(data) % 2 or len(data) // 2 > fs * _MAX_WAVEFORM_S:
+        raise RejectedMessage(
+            RejectReason.OUT_OF_RANGE, p + "data", f"not whole int16 samples or over {_MAX_WAVEFORM_S} s"
+        )
+    scale = _number(_required(obj, "scale", p), p + "scale")
+    if scale <= 0:
+        raise RejectedMessage(RejectReason.OUT_OF_RANGE, p + "scale", "must be positive")
+    kind = _text(_required(obj, "kind", p), p + "kind", 8)
+    if kind not in {"ecg", "ppg", "resp"}:
+        raise RejectedMessage(RejectReason.OUT_OF_RANGE, p + "kind", f"{_short(kind)} is not one of ecg, ppg, resp")
+    return Waveform(
+        kind=kind,
+        lead=_text(_required(obj, "lead", p), p + "lead", 16),
+        fs=fs,
+        start_ms=_timestamp(_required(obj, "start", p), p + "start"),
+        scale=scale,
+        unit=_text(_required(obj, "unit", p), p + "unit", 16),
+        data=data,
+    )
+
+
+def decode_event(topic: str, payload: bytes | bytearray) -> EdgeEvent:
+    """Decode an edge event from ``events/v1/{patient}/{device}``."""
+    topic_patient, topic_device = parse_events_topic(topic)
+    obj = _load(payload, MAX_EVENT_BYTES)
+    patient = _ident(_required(obj, "patient"), "patient")
+    device = _ident(_required(obj, "device"), "device")
+    if (patient, device) != (topic_patient, topic_device):
+        field = "patient" if patient != topic_patient else "device"
+        raise RejectedMessage(RejectReason.TOPIC_MISMATCH, field, f"payload {field} differs from the topic's")
+    kind = _text(_required(obj, "kind"), "kind", 32)
+    if not _EVENT_KIND.fullmatch(kind):
+        raise RejectedMessage(RejectReason.OUT_OF_RANGE, "kind", "must be lower_snake_case, at most 32 characters")
+    detail: dict[str, float | str] = {}
+    for key, raw in _object(obj.get("detail", {}), "detail").items():
+        detail[_text(key, "detail", 32)] = raw if isinstance(raw, str) else _number(raw, f"detail.{key}")
+    raw_waves = obj.get("waveforms", [])
+    if not isinstance(raw_waves, list) or len(raw_waves) > 8:
+        raise _wrong("waveforms", "array of at most 8 waveforms", raw_waves)
+    return EdgeEvent(
+        event_id=_ident(_required(obj, "event_id"), "event_id"),
+        patient=patient,
+        device=device,
+        kind=kind,
+        ts_ms=_timestamp(_required(obj, "ts"), "ts"),
+        detail=detail,
+        models=_models(obj.get("models")),
+        waveforms=tuple(_parse_waveform(w, f"waveforms[{i}]") for i, w in enumerate(raw_waves)),
     )

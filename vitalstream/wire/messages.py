@@ -20,12 +20,14 @@ __all__ = [
     "AlertExplanation",
     "AlertState",
     "DeadLetter",
+    "EdgeEvent",
     "PatientAlerts",
     "Priority",
     "Resolution",
     "Rhythm",
     "Transition",
     "VitalsReading",
+    "Waveform",
 ]
 
 SCHEMA_VERSION = 1
@@ -193,3 +195,40 @@ class DeadLetter:
     received_ms: int
     size: int
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Waveform:
+    """A stretch of one signal: 16-bit counts (little-endian) at ``fs``, ``scale`` physical units per count.
+
+    ``data`` holds the raw little-endian int16 bytes; ``kind`` is ``ecg`` or ``ppg``, ``unit`` ``mV`` for ECG.
+    """
+
+    kind: str
+    lead: str
+    fs: float
+    start_ms: int
+    scale: float
+    unit: str
+    data: bytes
+
+    @property
+    def count(self) -> int:
+        return len(self.data) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeEvent:
+    """Something the edge saw (AF onset, a run of ventricular beats, signal loss) with the waveform around it.
+
+    ``event_id`` is deterministic (device, kind, onset), so a redelivered event is recognisably the same.
+    """
+
+    event_id: str
+    patient: str
+    device: str
+    kind: str
+    ts_ms: int
+    detail: Mapping[str, float | str] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+    waveforms: tuple[Waveform, ...] = ()

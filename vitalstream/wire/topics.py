@@ -47,6 +47,7 @@ __all__ = [
     "deadletter_topic",
     "events_topic",
     "parse_command_topic",
+    "parse_events_topic",
     "parse_vitals_topic",
     "vitals_topic",
 ]
@@ -106,6 +107,11 @@ def _two_ids(topic: str, root: str, first: str, second: str) -> tuple[str, str]:
 def parse_vitals_topic(topic: str) -> tuple[str, str]:
     """``vitals/v1/{patient}/{device}`` -> ``(patient, device)``."""
     return _two_ids(topic, "vitals", "patient", "device")
+
+
+def parse_events_topic(topic: str) -> tuple[str, str]:
+    """``events/v1/{patient}/{device}`` -> ``(patient, device)``."""
+    return _two_ids(topic, "events", "patient", "device")
 
 
 def parse_command_topic(topic: str) -> tuple[str, str]:

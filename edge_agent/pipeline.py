@@ -1,0 +1,336 @@
+"""The edge's per-device inference: one second of raw ECG/PPG in, one 1 Hz reading (and now and then an event) out.
+
+Per device, ring buffers hold the last 40 s of each signal (the longest need: a 10 s + 20 s event
+snippet) and the last few hundred beat times (long RR averages for the beat classifier). Each
+second:
+
+1. the streaming QRS detector takes the new ECG samples and reports the beats that became final;
+2. every beat whose successor is known (the classifier looks one beat ahead) is classified N/S/V/F/Q;
+3. ECG signal quality is scored on the latest window, the rhythm (N / AF) on the last 30 s of beats,
+   the pulse rate and PPG quality on the latest PPG window;
+4. heart rate comes from the recent RR intervals; with no beat for 5 s on a usable ECG it is 0
+   (a suspected asystole the processor must see), and it is left out when the ECG is unusable;
+5. events (AF onset, a run of ventricular beats, signal loss) open when seen and are sent 20 s later
+   with the waveform from 10 s before to 20 s after their onset.
+
+Models are shared by all devices (``EdgeModels``); everything per device lives in ``DevicePipeline``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edge_agent.dsp import Array
+from edge_agent.frames import DeviceFrame, FrameSource, SignalChunk
+from vitalstream.wire import EdgeEvent, Rhythm, VitalsReading, Waveform
+
+if TYPE_CHECKING:
+    from edge_agent.models.beats import BeatClassifier
+    from edge_agent.models.rhythm import RhythmClassifier
+    from edge_agent.models.sqi import EcgQuality
+
+__all__ = ["DevicePipeline", "EdgeModels", "PipelineSource"]
+
+_BUFFER_S = 40.0
+_PEAK_HISTORY = 400
+_SNIPPET_BEFORE_S = 10.0
+_SNIPPET_AFTER_S = 20.0
+_ASYSTOLE_S = 5.0
+_USABLE_SQI = 0.5
+_ECG_SCALE_MV = 0.005  # 5 uV per count: int16 spans +-163 mV, far beyond any ECG
+
+
+@dataclass
+class EdgeModels:
+    """The loaded models (ONNX sessions verified against the manifest); stateless, shared by all devices."""
+
+    beats: BeatClassifier
+    rhythm: RhythmClassifier
+    sqi: EcgQuality
+    refs: dict[str, str]
+
+    @classmethod
+    def load(cls) -> EdgeModels:
+        from edge_agent.models import ppg_hr, qrs  # noqa: PLC0415 -- onnxruntime only when waveforms run
+        from edge_agent.models.beats import BeatClassifier  # noqa: PLC0415
+        from edge_agent.models.registry import load_manifest  # noqa: PLC0415
+        from edge_agent.models.rhythm import RhythmClassifier  # noqa: PLC0415
+        from edge_agent.models.sqi import EcgQuality  # noqa: PLC0415
+
+        manifest = load_manifest()
+        beats, rhythm, sqi = (
+            BeatClassifier(manifest["beats"]),
+            RhythmClassifier(manifest["rhythm"]),
+            EcgQuality(manifest["sqi"]),
+        )
+        refs = {
+            "hr": f"{qrs.NAME}@{qrs.VERSION}",
+            "beats": beats.ref,
+            "rhythm": rhythm.ref,
+            "sqi": sqi.ref,
+            "ppg_hr": f"{ppg_hr.NAME}@{ppg_hr.VERSION}",
+        }
+        return cls(beats=beats, rhythm=rhythm, sqi=sqi, refs=refs)
+
+
+class _Ring:
+    """The last ``seconds`` of one signal, addressed by absolute sample index."""
+
+    def __init__(self, fs: float, seconds: float) -> None:
+        self.fs = fs
+        self.capacity = int(fs * seconds)
+        self.data: Array = np.zeros(0)
+        self.start = 0  # absolute index of data[0]
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.data)
+
+    def push(self, samples: Array) -> None:
+        self.data = np.concatenate([self.data, np.asarray(samples, dtype=np.float64)])
+        excess = len(self.data) - self.capacity
+        if excess > 0:
+            self.data = self.data[excess:]
+            self.start += excess
+
+    def last(self, seconds: float) -> Array:
+        return self.data[-int(seconds * self.fs) :]
+
+    def between(self, lo: int, hi: int) -> Array:
+        return self.data[max(0, lo - self.start) : max(0, hi - self.start)]
+
+
+@dataclass
+class _OpenEvent:
+    kind: str
+    onset_ms: int
+    detail: dict[str, float | str]
+    models: dict[str, str]
+
+
+@dataclass
+class DevicePipeline:
+    """All per-device state. Picklable apart from the shared models, which are passed to :meth:`process`."""
+
+    patient: str
+    device: str
+    _qrs: object = None
+    _ecg: _Ring | None = None
+    _ppg: _Ring | None = None
+    _ppg_hr: object = None
+    _t0_ms: int | None = None
+    _peaks: deque[int] = field(default_factory=lambda: deque(maxlen=_PEAK_HISTORY))
+    _classes: dict[int, str] = field(default_factory=dict)
+    _next_to_classify: int = 0
+    _events: list[_OpenEvent] = field(default_factory=list)
+    _last_event_ms: dict[str, int] = field(default_factory=dict)
+    _previous_rhythm: str = "N"
+    _af_seconds: int = 0
+    _low_sqi_seconds: int = 0
+    _v_streak: int = 0
+
+    # ------------------------------------------------------------------ one second
+
+    def process(self, frame: DeviceFrame, models: EdgeModels) -> tuple[VitalsReading, list[EdgeEvent]]:
+        from edge_agent.models.ppg_hr import WINDOW_S as PPG_WINDOW_S  # noqa: PLC0415
+        from edge_agent.models.ppg_hr import PpgHeartRate  # noqa: PLC0415
+        from edge_agent.models.qrs import StreamingQrsDetector, heart_rate  # noqa: PLC0415
+        from edge_agent.models.sqi import WINDOW_S as SQI_WINDOW_S  # noqa: PLC0415
+
+        if self._t0_ms is None:
+            self._t0_ms = frame.ts_ms
+        vitals = dict(frame.vitals)
+        sqi: dict[str, float] = {}
+        models_used: dict[str, str] = {}
+        rhythm: Rhythm | None = None
+        beat_counts: dict[str, int] = {}
+        ecg = _chunk(frame, "ecg")
+        ppg = _chunk(frame, "ppg")
+
+        if ecg is not None:
+            if self._ecg is None:
+                self._ecg = _Ring(ecg.fs, _BUFFER_S)
+                self._qrs = StreamingQrsDetector(ecg.fs)
+            assert isinstance(self._qrs, StreamingQrsDetector)
+            self._ecg.push(ecg.samples)
+            self._peaks.extend(int(p) for p in self._qrs.push(ecg.samples))
+            beat_counts = self._classify_beats(models)
+            window = self._ecg.last(SQI_WINDOW_S)
+            if len(window) >= int(SQI_WINDOW_S * ecg.fs * 0.99):
+                sqi["ecg"] = round(float(models.sqi.score(window, ecg.fs)), 3)
+                models_used["sqi"] = models.refs["sqi"]
+            hr = self._heart_rate(ecg.fs, sqi.get("ecg"), heart_rate)
+            if hr is not None:
+                vitals["hr"] = hr
+                models_used["hr"] = models.refs["hr"]
+            rhythm = self._rhythm(models)
+            if rhythm is not None:
+                models_used["rhythm"] = models.refs["rhythm"]
+            if beat_counts:
+                models_used["beats"] = models.refs["beats"]
+
+        if ppg is not None:
+            if self._ppg is None:
+                self._ppg = _Ring(ppg.fs, _BUFFER_S)
+                self._ppg_hr = PpgHeartRate(ppg.fs)
+            assert isinstance(self._ppg_hr, PpgHeartRate)
+            self._ppg.push(ppg.samples)
+            pulse, quality = self._ppg_hr.update(self._ppg.last(PPG_WINDOW_S))
+            sqi["ppg"] = round(float(quality), 3)
+            models_used["ppg_hr"] = models.refs["ppg_hr"]
+            if "hr" not in vitals and pulse is not None and ecg is None:
+                vitals["hr"] = round(float(pulse), 1)
+
+        self._watch(frame.ts_ms, sqi.get("ecg"), rhythm, models)
+        reading = VitalsReading(
+            patient=self.patient,
+            device=self.device,
+            seq=0,
+            ts_ms=frame.ts_ms,
+            vitals=vitals,
+            sqi=sqi,
+            rhythm=rhythm,
+            beats=beat_counts,
+            models=models_used,
+        )
+        return reading, self._due_events(frame.ts_ms, models)
+
+    # ------------------------------------------------------------------ parts
+
+    def _classify_beats(self, models: EdgeModels) -> dict[str, int]:
+        assert self._ecg is not None
+        peaks = np.fromiter(self._peaks, dtype=np.int64)
+        if len(peaks) < 2:
+            return {}
+        fs = self._ecg.fs
+        # Beat i needs beat i+1 (post-RR) and 0.6 s of signal after its R peak (window + filter margin).
+        ready = [
+            i for i, p in enumerate(peaks[:-1]) if p >= self._next_to_classify and p + int(0.6 * fs) <= self._ecg.end
+        ]
+        if not ready:
+            return {}
+        targets = np.asarray(ready, dtype=np.int64)
+        labels, _ = models.beats.classify(self._ecg.data, fs, peaks - self._ecg.start, targets)
+        counts: dict[str, int] = {}
+        for index, label in zip(ready, labels, strict=True):
+            self._classes[int(peaks[index])] = label
+            counts[label] = counts.get(label, 0) + 1
+            self._v_streak = self._v_streak + 1 if label == "V" else 0
+        self._next_to_classify = int(peaks[ready[-1]]) + 1
+        for old in [p for p in self._classes if p < peaks[0]]:
+            del self._classes[old]
+        return counts
+
+    def _heart_rate(self, fs: float, ecg_sqi: float | None, heart_rate: object) -> float | None:
+        assert self._ecg is not None
+        usable = ecg_sqi is None or ecg_sqi >= _USABLE_SQI
+        if not usable:
+            return None  # an unusable ECG says nothing about the heart rate
+        since_last = (self._ecg.end - self._peaks[-1]) / fs if self._peaks else self._ecg.end / fs
+        if since_last >= _ASYSTOLE_S:
+            return 0.0 if self._ecg.end / fs >= _ASYSTOLE_S + 1 else None
+        peaks = np.fromiter(self._peaks, dtype=np.int64)
+        hr = heart_rate(peaks, fs)  # type: ignore[operator]
+        return None if hr is None else round(float(hr), 1)
+
+    def _rhythm(self, models: EdgeModels) -> Rhythm | None:
+        from edge_agent.models.rhythm import WINDOW_S as RHYTHM_WINDOW_S  # noqa: PLC0415
+
+        assert self._ecg is not None
+        fs = self._ecg.fs
+        end = self._ecg.end
+        recent = [p for p in self._peaks if p > end - RHYTHM_WINDOW_S * fs]
+        if len(recent) < 6:
+            return None
+        times = np.asarray([(p - (end - RHYTHM_WINDOW_S * fs)) / fs for p in recent], dtype=np.float64)
+        classes = [self._classes.get(p, "N") for p in recent]
+        label, probabilities = models.rhythm.predict(times, classes)
+        return Rhythm(label, round(float(probabilities[label]), 3))
+
+    # ------------------------------------------------------------------ events
+
+    def _open(self, kind: str, onset_ms: int, detail: dict[str, float | str], models: dict[str, str]) -> None:
+        last = self._last_event_ms.get(kind)
+        if last is not None and onset_ms - last < 60_000:
+            return  # one event of a kind per minute: a snippet each second would flood the link
+        self._last_event_ms[kind] = onset_ms
+        self._events.append(_OpenEvent(kind, onset_ms, detail, models))
+
+    def _watch(self, ts_ms: int, ecg_sqi: float | None, rhythm: Rhythm | None, models: EdgeModels) -> None:
+        label = rhythm.label if rhythm is not None else self._previous_rhythm
+        self._af_seconds = self._af_seconds + 1 if label == "AF" else 0
+        if self._af_seconds == 3 and rhythm is not None:
+            self._open("af_onset", ts_ms - 2000, {"p_af": rhythm.p}, {"rhythm": models.refs["rhythm"]})
+        self._previous_rhythm = label
+        if self._v_streak >= 3:
+            self._open("v_run", ts_ms, {"beats": float(self._v_streak)}, {"beats": models.refs["beats"]})
+        self._low_sqi_seconds = self._low_sqi_seconds + 1 if ecg_sqi is not None and ecg_sqi < 0.3 else 0
+        if self._low_sqi_seconds == 5:
+            self._open("signal_loss", ts_ms - 4000, {"sqi": ecg_sqi or 0.0}, {"sqi": models.refs["sqi"]})
+
+    def _due_events(self, ts_ms: int, _models: EdgeModels) -> list[EdgeEvent]:
+        due = [e for e in self._events if ts_ms >= e.onset_ms + _SNIPPET_AFTER_S * 1000]
+        self._events = [e for e in self._events if e not in due]
+        return [self._event(e) for e in due]
+
+    def _event(self, event: _OpenEvent) -> EdgeEvent:
+        waveforms = []
+        for ring, kind, lead in ((self._ecg, "ecg", "ECG"), (self._ppg, "ppg", "PLETH")):
+            if ring is None or self._t0_ms is None:
+                continue
+            lo = round((event.onset_ms - self._t0_ms - _SNIPPET_BEFORE_S * 1000) / 1000 * ring.fs)
+            hi = round((event.onset_ms - self._t0_ms + _SNIPPET_AFTER_S * 1000) / 1000 * ring.fs)
+            lo = max(lo, ring.start)
+            samples = ring.between(lo, hi)
+            if not len(samples):
+                continue
+            scale = _ECG_SCALE_MV if kind == "ecg" else max(float(np.max(np.abs(samples))) / 30000.0, 1e-9)
+            counts = np.clip(np.round(samples / scale), -32768, 32767).astype("<i2")
+            start_ms = self._t0_ms + round(lo / ring.fs * 1000)
+            waveforms.append(
+                Waveform(kind, lead, ring.fs, start_ms, scale, "mV" if kind == "ecg" else "1", counts.tobytes())
+            )
+        digest = hashlib.sha256(f"{self.device}|{event.kind}|{event.onset_ms}".encode()).hexdigest()[:16]
+        return EdgeEvent(
+            event_id=f"e-{digest}",
+            patient=self.patient,
+            device=self.device,
+            kind=event.kind,
+            ts_ms=event.onset_ms,
+            detail=event.detail,
+            models=event.models,
+            waveforms=tuple(waveforms),
+        )
+
+
+def _chunk(frame: DeviceFrame, kind: str) -> SignalChunk | None:
+    return next((c for c in frame.chunks if c.kind == kind), None)
+
+
+class PipelineSource:
+    """Adapts a frame source to the agent: runs each device's pipeline, yields readings and events."""
+
+    def __init__(self, frames: FrameSource, models: EdgeModels | None = None) -> None:
+        self._frames = frames
+        self._models = models or EdgeModels.load()
+        self._pipelines: dict[str, DevicePipeline] = {}
+
+    @property
+    def finished(self) -> bool:
+        return bool(getattr(self._frames, "finished", False))
+
+    def poll(self, now_ms: int) -> list[VitalsReading | EdgeEvent]:
+        out: list[VitalsReading | EdgeEvent] = []
+        for frame in self._frames.frames_until(now_ms):
+            pipeline = self._pipelines.get(frame.device)
+            if pipeline is None:
+                pipeline = self._pipelines[frame.device] = DevicePipeline(frame.patient, frame.device)
+            reading, events = pipeline.process(frame, self._models)
+            out.append(reading)
+            out.extend(events)
+        return out
