@@ -28,6 +28,9 @@ __all__ = ["main"]
 
 log = logging.getLogger("vitalstream")
 
+# argparse has no public name for what add_subparsers() returns.
+Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
+
 # Which extra provides which top-level module, for the "install this" message.
 _EXTRA_OF = {
     "paho": "edge",
@@ -249,6 +252,38 @@ def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_news2(_settings: Settings, _args: argparse.Namespace) -> int:
+    from stream_processor.news2 import News2Error, news2  # noqa: PLC0415 -- pure, no extra needed
+
+    def parse(line: str) -> dict[str, object]:
+        observations = orjson.loads(line)
+        if not isinstance(observations, dict):
+            raise News2Error("line", "expected a JSON object")
+        return observations
+
+    failures = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            result = news2(parse(line))
+        except (orjson.JSONDecodeError, News2Error) as exc:
+            failures += 1
+            field = exc.field if isinstance(exc, News2Error) else None
+            _print_json({"error": str(exc), "field": field, "line": number})
+            continue
+        _print_json(
+            {
+                "total": result.total,
+                "band": result.band,
+                "points": dict(result.points),
+                "response": result.response,
+                "missing": list(result.missing),
+            }
+        )
+    return 1 if failures else 0
+
+
 def _not_yet(name: str, issue: str) -> Callable[[Settings, argparse.Namespace], int]:
     def command(_settings: Settings, _args: argparse.Namespace) -> int:
         sys.stderr.write(f"vitalstream {name}: not available in this version yet ({issue}).\n")
@@ -260,32 +295,7 @@ def _not_yet(name: str, issue: str) -> Callable[[Settings, argparse.Namespace], 
 # ------------------------------------------------------------------ parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vitalstream",
-        allow_abbrev=False,  # the flags are a contract; abbreviations must not become part of it
-        description="VitalStream: wearable vitals -> edge inference -> stream processing -> explainable alerts.",
-        epilog="Settings: defaults < --config TOML < VITALSTREAM_{SECTION}_{OPTION} environment < flags.",
-    )
-    parser.add_argument("--version", action="version", version=f"vitalstream {__version__}")
-    parser.add_argument(
-        "--config",
-        metavar="TOML",
-        help="settings file (default $VITALSTREAM_CONFIG, else ./vitalstream.toml if present)",
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        help="log verbosity (default info; warning for the demo, whose view says what happens)",
-    )
-    parser.add_argument(
-        "--log-format",
-        default="auto",
-        choices=["auto", "json", "console"],
-        help="log lines on stderr: JSON, readable console, or auto (JSON unless a terminal)",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def _add_edge(sub: Subparsers) -> None:
     edge = sub.add_parser(
         "edge",
         allow_abbrev=False,
@@ -324,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     edge.set_defaults(run=_cmd_edge)
 
+
+def _add_process(sub: Subparsers) -> None:
     process = sub.add_parser(
         "process",
         allow_abbrev=False,
@@ -345,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--state-dir", metavar="DIR", help="directory for local state (default var/processor)")
     process.set_defaults(run=_cmd_process)
 
+
+def _add_demo(sub: Subparsers) -> None:
     demo = sub.add_parser(
         "demo",
         allow_abbrev=False,
@@ -364,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     _influx_options(demo)
     demo.set_defaults(run=_cmd_demo)
 
+
+def _add_eval(sub: Subparsers) -> None:
     evaluate = sub.add_parser(
         "eval",
         allow_abbrev=False,
@@ -375,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="DIR", help="PhysioNet data directory (default ../shared/data)")
     evaluate.set_defaults(run=_cmd_eval)
 
+
+def _add_classify(sub: Subparsers) -> None:
     classify = sub.add_parser(
         "classify",
         allow_abbrev=False,
@@ -388,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--window", type=int, default=10, metavar="SECONDS", help="window length (default 10)")
     classify.set_defaults(run=_cmd_classify)
 
+
+def _add_bench(sub: Subparsers) -> None:
     bench = sub.add_parser(
         "bench",
         allow_abbrev=False,
@@ -402,15 +422,66 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=int, default=60, metavar="N", help="measurement length (default 60)")
     bench.set_defaults(run=_cmd_bench)
 
+
+def _add_news2(sub: Subparsers) -> None:
+    score = sub.add_parser(
+        "news2",
+        allow_abbrev=False,
+        help="score NEWS2 (RCP 2017) for JSON lines on stdin",
+        description="Read one JSON object per line on stdin (keys respiration_rate, spo2, spo2_scale (1 or 2), "
+        "on_oxygen, systolic_bp, pulse, consciousness (A, C, V, P or U), temperature) and print one JSON line "
+        "per input: total, band (low, low-medium, medium, high), points per parameter, the RCP clinical response "
+        "and the missing parameters (scored as nothing, not as 0). A line that cannot be scored gives "
+        '{"error": ..., "field": ...} in its place; the exit status is then 1.',
+    )
+    score.set_defaults(run=_cmd_news2)
+
+
+def _add_reserved(sub: Subparsers) -> None:
     for name, text, issue in [
         ("replay", "replay recorded streams through edge and processor on a virtual clock", "stream processor issue"),
-        ("news2", "score NEWS2 from JSON lines on stdin", "stream processor issue"),
     ]:
         stub = sub.add_parser(
             name, allow_abbrev=False, help=f"{text} (coming)", description=f"{text}. Not available in this version."
         )
         stub.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the coming implementation")
         stub.set_defaults(run=_not_yet(name, issue))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vitalstream",
+        allow_abbrev=False,  # the flags are a contract; abbreviations must not become part of it
+        description="VitalStream: wearable vitals -> edge inference -> stream processing -> explainable alerts.",
+        epilog="Settings: defaults < --config TOML < VITALSTREAM_{SECTION}_{OPTION} environment < flags.",
+    )
+    parser.add_argument("--version", action="version", version=f"vitalstream {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="TOML",
+        help="settings file (default $VITALSTREAM_CONFIG, else ./vitalstream.toml if present)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default info; warning for the demo, whose view says what happens)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "console"],
+        help="log lines on stderr: JSON, readable console, or auto (JSON unless a terminal)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    _add_edge(sub)
+    _add_process(sub)
+    _add_demo(sub)
+    _add_eval(sub)
+    _add_classify(sub)
+    _add_bench(sub)
+    _add_news2(sub)
+    _add_reserved(sub)
     return parser
 
 
