@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,12 +24,14 @@ from vitalstream.errors import ConfigError, MissingExtraError, VitalstreamError
 from vitalstream.logs import configure_logging
 from vitalstream.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    # argparse has no public name for what add_subparsers() returns.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
 __all__ = ["main"]
 
 log = logging.getLogger("vitalstream")
 
-# argparse has no public name for what add_subparsers() returns.
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 
 # Which extra provides which top-level module, for the "install this" message.
 _EXTRA_OF = {
