@@ -19,9 +19,10 @@ import paho.mqtt.client as mqtt
 from alerts.sinks import PointSink, SqlitePointStore
 from alerts.ward_board import WardBoard
 from edge_agent.agent import EdgeAgent
+from edge_agent.pipeline import PipelineSource
 from edge_agent.publisher import SpoolDelivery
 from edge_agent.scenarios import parse_scenarios
-from edge_agent.simulator import SimulatedWard
+from edge_agent.simulator import WaveformWard
 from edge_agent.spool import Spool
 from stream_processor.service import ProcessorService
 from vitalstream.embedded_broker import EmbeddedBroker
@@ -160,14 +161,16 @@ def run_demo(
     station.start()
 
     start_ms = (time.time_ns() // 1_000_000 // 1000 + 1) * 1000
-    ward = SimulatedWard(parse_scenarios("mixed", patients=patients), seed=settings.edge.seed, start_ms=start_ms)
+    # Waveforms through the real edge models, as on a device: heart rate, rhythm and signal quality are
+    # measured from simulated ECG and PPG, not copied from the script.
+    ward = WaveformWard(parse_scenarios("mixed", patients=patients), seed=settings.edge.seed, start_ms=start_ms)
     spool_path = Path(settings.processor.state_dir) / "demo-edge.spool.sqlite"
     for stale in spool_path.parent.glob(spool_path.name + "*"):
         stale.unlink()
     spool = Spool(spool_path)
     delivery = SpoolDelivery(spool, settings.broker, client_id="vitalstream-demo-edge")
     delivery.start()
-    agent = EdgeAgent(source=ward, spool=spool, delivery=delivery, limits=settings.limits)
+    agent = EdgeAgent(source=PipelineSource(ward), spool=spool, delivery=delivery, limits=settings.limits)
     edge_thread = threading.Thread(
         target=agent.run,
         kwargs={"stop": stop, "start_ms": start_ms, "duration_s": duration_s, "flush_s": 5.0},
