@@ -28,8 +28,11 @@ def write_entry(role: str, entry: dict[str, Any]) -> dict[str, Any]:
     lock_path = ONNX_DIR / ".manifest.lock"
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        document = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"manifest_version": 1, "models": {}}
-        document["models"][role] = entry
-        document["models"] = dict(sorted(document["models"].items()))
+        document: dict[str, Any] = (
+            json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {"manifest_version": 1, "models": {}}
+        )
+        models: dict[str, Any] = document["models"]
+        models[role] = entry
+        document["models"] = dict(sorted(models.items()))
         MANIFEST.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     return entry
