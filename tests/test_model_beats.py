@@ -107,6 +107,23 @@ def test_history_before_the_buffer_may_be_negative() -> None:
     assert (peaks - keep)[0] < 0
 
 
+def test_rhythm_context_separates_irregular_from_regular_rhythm() -> None:
+    rng = np.random.default_rng(0)
+    regular = [0.8] * 30 + [0.5, 1.1] + [0.8] * 10  # one premature beat in sinus rhythm
+    irregular = list(rng.uniform(0.45, 1.1, 42))  # AF-like
+    x, peaks = synthetic_ecg(250.0, regular)
+    y, af_peaks = synthetic_ecg(250.0, irregular)
+    sinus = beat_features(x, 250.0, peaks, np.array([31]))
+    af = beat_features(y, 250.0, af_peaks, np.array([31]))
+    # The premature-compensatory pair is ectopy, not irregularity: the window stays "regular".
+    assert column(af, "rhythm_log_nrmssd")[0] > column(sinus, "rhythm_log_nrmssd")[0] + 2.0
+    assert column(sinus, "rhythm_insufficient")[0] == 0.0
+    assert column(sinus, "pre_median5")[0] == pytest.approx(np.log(0.5 / 0.8), abs=0.01)
+    # Too few beats for the rhythm features: the "regular" fill and the flag.
+    few = beat_features(x, 250.0, peaks, np.array([3]))
+    assert column(few, "rhythm_insufficient")[0] == 1.0
+
+
 def test_targets_must_index_peaks() -> None:
     x, peaks = synthetic_ecg(360.0, [0.8] * 5)
     with pytest.raises(ValueError, match="targets"):
@@ -134,6 +151,25 @@ def test_model_is_registered_and_its_sha256_matches() -> None:
     assert classifier.ref == f"{beats.NAME}@{beats.VERSION}" == spec.ref
     assert spec.outputs["classes"] == list(CLASSES)
     assert spec.inputs["feature_names"] == list(FEATURE_NAMES)
+
+
+def test_previous_version_reads_its_own_columns() -> None:
+    """1.0.0 (51 features, kept for roll-back) still runs: the classifier picks the spec's columns."""
+    current = load_manifest()["beats"]
+    path = current.directory / "beats-aami-1.0.0.onnx"
+    old = dataclasses.replace(
+        current,
+        version="1.0.0",
+        file=path.name,
+        sha256=sha256_of(path),
+        inputs={**current.inputs, "feature_names": list(FEATURE_NAMES[:51])},
+    )
+    x, peaks = synthetic_ecg(250.0, [0.8] * 40)
+    proba = BeatClassifier(old).predict_proba(beat_features(x, 250.0, peaks, np.arange(30, 35)))
+    assert proba.shape == (5, len(CLASSES))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="does not compute"):
+        BeatClassifier(dataclasses.replace(old, inputs={"feature_names": ["no_such_feature"]}))
 
 
 def test_tampered_manifest_is_refused() -> None:

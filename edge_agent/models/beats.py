@@ -3,13 +3,18 @@
 The features are patient-relative: RR intervals are divided by the patient's own local and long
 running averages, and the beat window is compared with the patient's running beat template (the
 sample-wise median of the previous beats). A premature supraventricular beat is early relative to
-*that patient's* rhythm; a ventricular beat differs from *that patient's* usual QRS. Only the
-unlabelled signal and R-peak positions are used, so the same function runs on the device.
+*that patient's* rhythm; a ventricular beat differs from *that patient's* usual QRS. Since 1.1.0
+the rhythm around the beat enters too: the `rhythm` model's RR-irregularity features
+(:func:`edge_agent.models.rhythm.rhythm_features`) of the last :data:`RHYTHM_WINDOW_S` seconds, so
+that "early" counts less in atrial fibrillation, and RR ratios to the median of the last 5 and 10
+intervals. Only the unlabelled signal and R-peak positions are used, so the same function runs on
+the device; no AF probability or other input is needed from the caller.
 
 History each target needs (the edge keeps exactly this):
 
 * peaks: the previous :data:`LONG_BEATS` R peaks (for the long RR average; fewer only shift the
-  average) and **one following** peak (post-RR). Without a following peak, post-RR is taken as
+  average; at least :data:`RHYTHM_WINDOW_S` of them for the rhythm context) and **one following**
+  peak (post-RR, and the end of the rhythm window). Without a following peak, post-RR is taken as
   the local average RR (the beat then looks "on time" afterwards, which costs S sensitivity).
 * raw signal: from the window start of the :data:`TEMPLATE_BEATS`-th previous beat
   (:data:`WINDOW_PRE_S` plus the filter margin before it) to :data:`WINDOW_POST_S` plus the filter
@@ -39,6 +44,8 @@ from numpy.typing import NDArray
 
 from edge_agent.dsp import Array, lowpass_fir
 from edge_agent.models.registry import ModelSpec, load_manifest, open_session
+from edge_agent.models.rhythm import FEATURES as _RHYTHM_FEATURES
+from edge_agent.models.rhythm import rhythm_features
 
 __all__ = [
     "CLASSES",
@@ -47,6 +54,7 @@ __all__ = [
     "LOCAL_BEATS",
     "LONG_BEATS",
     "NAME",
+    "RHYTHM_WINDOW_S",
     "TEMPLATE_BEATS",
     "VERSION",
     "WINDOW_POST_S",
@@ -58,7 +66,7 @@ __all__ = [
 ]
 
 NAME = "beats-aami"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 CLASSES = ("N", "S", "V", "F", "Q")
 
 FS_MODEL = 180.0  # beat windows are resampled to this rate, whatever the device rate
@@ -71,6 +79,10 @@ ROBUST_BEATS = 20  # local rhythm, median: robust to isolated ectopic beats
 LONG_BEATS = 300  # the patient's usual rhythm: about five minutes at 60 bpm
 TEMPLATE_BEATS = 24  # previous beats whose median is the patient's running template
 RR_MIN_S, RR_MAX_S = 0.15, 4.0  # clip implausible intervals (missed or doubled peaks) before averaging
+SHORT_BEATS = (5, 10)  # very local rhythm, median: follows a rate change within a few beats
+RHYTHM_WINDOW_S = 30.0  # rhythm context: the `rhythm` model's RR-irregularity features over the last 30 s
+# Rhythm features of a window with too few usable N-N intervals: "perfectly regular" plus a flag.
+_RHYTHM_FILL = np.array([-3.0, np.log(1e-3), np.log(1e-3), 2.0 / 3.0])
 
 _N_PRE = round(WINDOW_PRE_S * FS_MODEL)
 _N_POST = round(WINDOW_POST_S * FS_MODEL)
@@ -138,12 +150,27 @@ GATED_FEATURES = (
     "gated_corr_p",
     "p_gated_pre_local",
 )
-FEATURE_NAMES = RR_FEATURES + MORPHOLOGY_FEATURES + GATED_FEATURES
+# Added in 1.1.0, appended so that the 1.0.0 columns keep their positions.
+CONTEXT_FEATURES = (
+    *(f"rhythm_{name}" for name in _RHYTHM_FEATURES),
+    "rhythm_insufficient",
+    "pre_median5",
+    "post_median5",
+    "pre_median10",
+    "post_median10",
+    "median5_long",
+)
+FEATURE_NAMES = RR_FEATURES + MORPHOLOGY_FEATURES + GATED_FEATURES + CONTEXT_FEATURES
 # Ratios and positive magnitudes enter as logarithms: symmetric around "as usual" (0), and linear
 # models see a premature beat (ratio 0.7) and a pause (ratio 1.4) as equally far from normal.
 _SIGNED_RR = {"post_minus_pre_local", "irregularity", "irregularity_local", "premature_fraction"}
 LOG_FEATURES = (
     *(name for name in RR_FEATURES if name not in _SIGNED_RR),
+    "pre_median5",
+    "post_median5",
+    "pre_median10",
+    "post_median10",
+    "median5_long",
     "qrs_amplitude",
     "qrs_energy",
     "qrs_width_s",
@@ -209,6 +236,8 @@ def _rr_features(peaks: NDArray[np.int64], fs: float, targets: NDArray[np.int64]
     robust_rr = np.where(np.isnan(robust_rr), local_rr, robust_rr)
     long_rr = np.where(np.isnan(long_rr), local_rr, long_rr)
     long_median = np.where(np.isnan(long_median), robust_rr, long_median)
+    short = {n: _nanmedian(recent[:, -n:]) for n in SHORT_BEATS}
+    short = {n: np.where(np.isnan(m), local_rr, m) for n, m in short.items()}
     pre = np.where(np.isnan(pre), local_rr, pre)
     post = np.where(np.isnan(post), local_rr, post)
     prev_pre = np.where(np.isnan(prev_pre), local_rr, prev_pre)
@@ -219,8 +248,8 @@ def _rr_features(peaks: NDArray[np.int64], fs: float, targets: NDArray[np.int64]
     mean_jumps = np.where(np.isnan(mean_jumps), 0.0, mean_jumps) / local_rr
     # Share of the recent intervals clearly shorter than the usual rhythm: runs of ectopy, AF.
     with np.errstate(invalid="ignore"):
-        short = np.where(np.isfinite(recent), recent < 0.8 * long_median[:, None], np.nan)
-    premature = _nanmean(short)
+        early = np.where(np.isfinite(recent), recent < 0.8 * long_median[:, None], np.nan)
+    premature = _nanmean(early)
     premature = np.where(np.isnan(premature), 0.0, premature)
     return {
         "pre_rr": pre,
@@ -240,7 +269,32 @@ def _rr_features(peaks: NDArray[np.int64], fs: float, targets: NDArray[np.int64]
         "prev_pre_local": prev_pre / local_rr,
         "post_minus_pre_local": (post - pre) / local_rr,
         "pause_local": (pre + post) / (2 * local_rr),
+        "pre_median5": pre / short[5],
+        "post_median5": post / short[5],
+        "pre_median10": pre / short[10],
+        "post_median10": post / short[10],
+        "median5_long": short[5] / long_rr,
     }
+
+
+def _rhythm_context(peaks: NDArray[np.int64], fs: float, targets: NDArray[np.int64]) -> dict[str, Array]:
+    """The `rhythm` model's irregularity features of the :data:`RHYTHM_WINDOW_S` ending at each target's next beat.
+
+    An AF-like window says "premature" means nothing here (AAMI calls AF beats N); the window ends at
+    the next beat so that the target's own premature-compensatory pair is recognised as ectopy and
+    left out of the irregularity, as the `rhythm` model does.
+    """
+    times = peaks.astype(np.float64) / fs
+    values = np.empty((len(targets), len(_RHYTHM_FEATURES)))
+    for i, t in enumerate(targets):
+        end = min(int(t) + 1, len(times) - 1)
+        start = int(np.searchsorted(times, times[end] - RHYTHM_WINDOW_S))
+        values[i] = rhythm_features(times[start : end + 1])
+    insufficient = ~np.isfinite(values).all(axis=1)
+    values[insufficient] = _RHYTHM_FILL
+    out: dict[str, Array] = {f"rhythm_{name}": values[:, j] for j, name in enumerate(_RHYTHM_FEATURES)}
+    out["rhythm_insufficient"] = np.asarray(insufficient, dtype=np.float64)
+    return out
 
 
 def beat_windows(signal: Array, fs: float, peaks: NDArray[np.int64]) -> tuple[Array, NDArray[np.bool_]]:
@@ -376,7 +430,7 @@ def beat_features(
     local_targets = targets - first
     templates, consistency = _templates(windows, inside, local_targets)
     morphology = _morphology_features(windows[local_targets], templates, consistency)
-    values = {**rr, **morphology}
+    values = {**rr, **morphology, **_rhythm_context(peaks, fs, targets)}
     for name in LOG_FEATURES:
         values[name] = np.log(np.maximum(values[name], 1e-3))
     # Prematurity counts only where the rhythm around it is regular and P waves repeat: in atrial
@@ -404,6 +458,12 @@ class BeatClassifier:
         self.spec = spec if spec is not None else load_manifest()["beats"]
         self._session: Any = open_session(self.spec)
         self._input = self._session.get_inputs()[0].name
+        # The model's own columns of FEATURE_NAMES: a 1.0.0 model reads only the first 51.
+        names = self.spec.inputs.get("feature_names", list(FEATURE_NAMES))
+        unknown = sorted(set(names) - set(FEATURE_NAMES))
+        if unknown:
+            raise ValueError(f"model {self.spec.ref} needs features this runtime does not compute: {unknown}")
+        self._columns = np.array([FEATURE_NAMES.index(name) for name in names], dtype=np.int64)
 
     @property
     def ref(self) -> str:
@@ -416,7 +476,7 @@ class BeatClassifier:
             raise ValueError(f"features must have shape (n, {len(FEATURE_NAMES)}), got {x.shape}")
         if len(x) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        (proba,) = self._session.run(["probabilities"], {self._input: x})
+        (proba,) = self._session.run(["probabilities"], {self._input: np.ascontiguousarray(x[:, self._columns])})
         return np.asarray(proba, dtype=np.float32)
 
     def classify(
