@@ -247,3 +247,40 @@ def test_dead_letter_keeps_the_original_bytes_and_bounds_them() -> None:
     assert orjson.loads(encode_deadletter(DeadLetter(TOPIC, "too_large", None, "big", T0, len(huge), huge)))[
         "truncated"
     ]
+
+
+def test_observation_round_trip_range_checks_and_schema() -> None:
+    import jsonschema
+
+    from vitalstream.schemas import load
+    from vitalstream.wire import Observation, decode_observation, encode_observation
+
+    topic = "observations/v1/p-1/station-3"
+    obs = Observation(
+        "p-1",
+        "station-3",
+        T0,
+        {"consciousness": "V", "on_oxygen": True, "systolic_bp": 95.0, "spo2_scale": 2},
+        by="nurse-7",
+    )
+    data = encode_observation(obs)
+    assert decode_observation(topic, data) == obs
+    jsonschema.Draft202012Validator(load("observation")).validate(json.loads(data))
+    for bad, field in (
+        ({"consciousness": "X"}, "values.consciousness"),
+        ({"systolic_bp": 400}, "values.systolic_bp"),
+        ({"mood": 3}, "values.mood"),
+        ({"on_oxygen": "yes"}, "values.on_oxygen"),
+    ):
+        with pytest.raises(RejectedMessage) as caught:
+            decode_observation(topic, encode_observation(Observation("p-1", "station-3", T0, bad)))
+        assert caught.value.field == field
+    with pytest.raises(RejectedMessage) as caught:
+        decode_observation("observations/v1/p-2/station-3", data)
+    assert caught.value.reason is RejectReason.TOPIC_MISMATCH
+
+
+def test_runs_and_pulse_rate_round_trip() -> None:
+    original = reading(vitals={"hr": 150.0, "pr": 148.0}, runs={"V": 6})
+    assert decode_vitals(TOPIC, encode_vitals(original)) == original
+    assert rejected(TOPIC, payload(runs={"N": 3})).reason is RejectReason.UNKNOWN_FIELD

@@ -20,7 +20,16 @@ from typing import Any
 
 __all__ = ["NAMES", "load"]
 
-NAMES: tuple[str, ...] = ("vitals", "event", "alert", "alert_state", "alert_event", "command", "deadletter")
+NAMES: tuple[str, ...] = (
+    "vitals",
+    "event",
+    "observation",
+    "alert",
+    "alert_state",
+    "alert_event",
+    "command",
+    "deadletter",
+)
 
 
 def load(name: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from vitalstream.wire.messages import (
     AlertState,
     DeadLetter,
     EdgeEvent,
+    Observation,
     PatientAlerts,
     Priority,
     Resolution,
@@ -49,7 +50,13 @@ from vitalstream.wire.messages import (
     Waveform,
 )
 from vitalstream.wire.timefmt import format_ts, parse_ts
-from vitalstream.wire.topics import check_id, parse_command_topic, parse_events_topic, parse_vitals_topic
+from vitalstream.wire.topics import (
+    check_id,
+    parse_command_topic,
+    parse_events_topic,
+    parse_observations_topic,
+    parse_vitals_topic,
+)
 from vitalstream.wire.vitals import VITALS
 
 __all__ = [
@@ -64,12 +71,14 @@ __all__ = [
     "decode_command",
     "decode_deadletter",
     "decode_event",
+    "decode_observation",
     "decode_vitals",
     "encode_alert_event",
     "encode_alert_state",
     "encode_command",
     "encode_deadletter",
     "encode_event",
+    "encode_observation",
     "encode_vitals",
 ]
 
@@ -86,6 +95,7 @@ _EVENT_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_DEADLETTER_PAYLOAD = 64 * 1024
 SQI_CHANNELS = frozenset({"ecg", "ppg", "resp", "spo2", "temp", "bp", "acc"})
 BEAT_CLASSES = frozenset({"N", "S", "V", "F", "Q"})
+RUN_CLASSES = frozenset({"V", "S"})
 _MAX_SEQ = 2**63 - 1
 _MAX_BEATS = 1000
 _MAX_TEXT = 2000
@@ -263,6 +273,7 @@ def decode_vitals(topic: str, payload: bytes | bytearray) -> VitalsReading:
         rhythm=_rhythm(obj.get("rhythm")),
         beats=_beats(obj.get("beats")),
         models=_models(obj.get("models")),
+        runs=_runs(obj.get("runs")),
     )
 
 
@@ -314,6 +325,16 @@ def _beats(raw: object) -> dict[str, int]:
     return beats
 
 
+def _runs(raw: object) -> dict[str, int]:
+    runs: dict[str, int] = {}
+    if raw is not None:
+        for beat_class, value in _object(raw, "runs").items():
+            if beat_class not in RUN_CLASSES:
+                raise RejectedMessage(RejectReason.UNKNOWN_FIELD, f"runs.{beat_class}", "runs are counted for V and S")
+            runs[beat_class] = _integer(value, f"runs.{beat_class}", 0, _MAX_BEATS)
+    return runs
+
+
 def _models(raw: object) -> dict[str, str]:
     if raw is None:
         return {}
@@ -340,6 +361,8 @@ def encode_vitals(reading: VitalsReading) -> bytes:
         obj["beats"] = dict(reading.beats)
     if reading.models:
         obj["models"] = dict(reading.models)
+    if reading.runs:
+        obj["runs"] = dict(reading.runs)
     return orjson.dumps(obj)
 
 
@@ -352,10 +375,12 @@ def _explanation_obj(explanation: AlertExplanation) -> JsonObject:
         value = getattr(explanation, key)
         if value is not None:
             obj[key] = value
-    for key in ("baseline", "sqi", "models"):
+    for key in ("baseline", "sqi", "models", "detail"):
         mapping: Mapping[str, object] = getattr(explanation, key)
         if mapping:
             obj[key] = dict(mapping)
+    if explanation.response is not None:
+        obj["response"] = explanation.response
     return obj
 
 
@@ -412,7 +437,17 @@ def _parse_explanation(value: object, path: str) -> AlertExplanation:
             str(k): _model_ref(v, f"{prefix}models.{k}")
             for k, v in _object(obj.get("models", {}), prefix + "models").items()
         },
+        response=None if (response := obj.get("response")) is None else _text(response, prefix + "response"),
+        detail=_detail(obj.get("detail", {}), prefix + "detail"),
     )
+
+
+def _detail(value: object, path: str) -> dict[str, float | str]:
+    detail: dict[str, float | str] = {}
+    for key, raw in _object(value, path).items():
+        name = _text(key, path, 64)
+        detail[name] = _text(raw, f"{path}.{name}", 500) if isinstance(raw, str) else _number(raw, f"{path}.{name}")
+    return detail
 
 
 def _parse_alert(value: object, path: str) -> Alert:
@@ -455,6 +490,7 @@ def encode_alert_state(snapshot: PatientAlerts) -> bytes:
             "ward": snapshot.ward,
             "patient": snapshot.patient,
             "updated": format_ts(snapshot.updated_ms),
+            "event_no": snapshot.event_no,
             "alerts": [_alert_obj(alert) for alert in snapshot.alerts],
         }
     )
@@ -470,6 +506,7 @@ def decode_alert_state(payload: bytes | bytearray) -> PatientAlerts:
         patient=_ident(_required(obj, "patient"), "patient"),
         updated_ms=_timestamp(_required(obj, "updated"), "updated"),
         alerts=tuple(_parse_alert(raw, f"alerts[{i}]") for i, raw in enumerate(raw_alerts)),
+        event_no=_integer(obj.get("event_no", 0), "event_no", 0, _MAX_SEQ),
     )
 
 
@@ -672,4 +709,72 @@ def decode_event(topic: str, payload: bytes | bytearray) -> EdgeEvent:
         detail=detail,
         models=_models(obj.get("models")),
         waveforms=tuple(_parse_waveform(w, f"waveforms[{i}]") for i, w in enumerate(raw_waves)),
+    )
+
+
+# ---------------------------------------------------------------- observations
+
+_OBSERVATION_NUMBERS = {
+    "respiration_rate": "rr",
+    "spo2": "spo2",
+    "systolic_bp": "sbp",
+    "pulse": "hr",
+    "temperature": "temp",
+}
+
+
+def encode_observation(observation: Observation) -> bytes:
+    obj: JsonObject = {
+        "v": SCHEMA_VERSION,
+        "patient": observation.patient,
+        "source": observation.source,
+        "ts": format_ts(observation.ts_ms),
+        "values": dict(observation.values),
+    }
+    if observation.by is not None:
+        obj["by"] = observation.by
+    return orjson.dumps(obj)
+
+
+def decode_observation(topic: str, payload: bytes | bytearray) -> Observation:
+    """Decode an observation from ``observations/v1/{patient}/{source}``; values are range-checked like vitals."""
+    topic_patient, topic_source = parse_observations_topic(topic)
+    obj = _load(payload, MAX_COMMAND_BYTES)
+    patient = _ident(_required(obj, "patient"), "patient")
+    source = _ident(_required(obj, "source"), "source")
+    if (patient, source) != (topic_patient, topic_source):
+        field = "patient" if patient != topic_patient else "source"
+        raise RejectedMessage(RejectReason.TOPIC_MISMATCH, field, f"payload {field} differs from the topic's")
+    values: dict[str, float | str | bool] = {}
+    for key, raw in _object(_required(obj, "values"), "values").items():
+        path = f"values.{key}"
+        if key in _OBSERVATION_NUMBERS:
+            spec = VITALS[_OBSERVATION_NUMBERS[key]]
+            number = _number(raw, path)
+            if not spec.contains(number):
+                raise RejectedMessage(
+                    RejectReason.OUT_OF_RANGE, path, f"{number:g} {spec.ucum} is outside {spec.low:g}..{spec.high:g}"
+                )
+            values[key] = number
+        elif key == "on_oxygen":
+            if not isinstance(raw, bool):
+                raise _wrong(path, "boolean", raw)
+            values[key] = raw
+        elif key == "spo2_scale":
+            values[key] = _integer(raw, path, 1, 2)
+        elif key == "consciousness":
+            level = _text(raw, path, 1)
+            if level not in {"A", "C", "V", "P", "U"}:
+                raise RejectedMessage(RejectReason.OUT_OF_RANGE, path, f"{_short(level)} is not one of A, C, V, P, U")
+            values[key] = level
+        else:
+            known = ", ".join([*_OBSERVATION_NUMBERS, "on_oxygen", "spo2_scale", "consciousness"])
+            raise RejectedMessage(RejectReason.UNKNOWN_FIELD, path, f"not an observation (known: {known})")
+    by = obj.get("by")
+    return Observation(
+        patient=patient,
+        source=source,
+        ts_ms=_timestamp(_required(obj, "ts"), "ts"),
+        values=values,
+        by=None if by is None else _ident(by, "by"),
     )

@@ -21,6 +21,7 @@ __all__ = [
     "AlertState",
     "DeadLetter",
     "EdgeEvent",
+    "Observation",
     "PatientAlerts",
     "Priority",
     "Resolution",
@@ -60,6 +61,8 @@ class VitalsReading:
     rhythm: Rhythm | None = None
     beats: Mapping[str, int] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
+    # Longest run of consecutive beats of a class (V, S) in this reading's second, e.g. {"V": 6}.
+    runs: Mapping[str, int] = field(default_factory=dict)
 
 
 class Priority(StrEnum):
@@ -126,6 +129,9 @@ class AlertExplanation:
     baseline: Mapping[str, float] = field(default_factory=dict)
     sqi: Mapping[str, float] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
+    # What to do (for NEWS2: the RCP clinical response), and rule-specific facts (e.g. NEWS2 points).
+    response: str | None = None
+    detail: Mapping[str, float | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,9 @@ class PatientAlerts:
     patient: str
     updated_ms: int
     alerts: tuple[Alert, ...]
+    # The number of the last alert event of this patient's stream: a subscriber that sees a
+    # higher number than it has received knows it missed events.
+    event_no: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,3 +241,19 @@ class EdgeEvent:
     detail: Mapping[str, float | str] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
     waveforms: tuple[Waveform, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Observations a wearable cannot make, entered by a nurse or another device (NEWS2 inputs).
+
+    ``values`` uses the NEWS2 keys: ``respiration_rate``, ``spo2``, ``spo2_scale`` (1 or 2: scale 2
+    for a prescribed 88-92 % target), ``on_oxygen``, ``systolic_bp``, ``pulse``, ``consciousness``
+    (ACVPU letter) and ``temperature``.
+    """
+
+    patient: str
+    source: str
+    ts_ms: int
+    values: Mapping[str, float | str | bool]
+    by: str | None = None

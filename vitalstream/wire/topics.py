@@ -46,8 +46,10 @@ __all__ = [
     "command_topic",
     "deadletter_topic",
     "events_topic",
+    "observations_topic",
     "parse_command_topic",
     "parse_events_topic",
+    "parse_observations_topic",
     "parse_vitals_topic",
     "vitals_topic",
 ]
@@ -112,6 +114,15 @@ def parse_vitals_topic(topic: str) -> tuple[str, str]:
 def parse_events_topic(topic: str) -> tuple[str, str]:
     """``events/v1/{patient}/{device}`` -> ``(patient, device)``."""
     return _two_ids(topic, "events", "patient", "device")
+
+
+def parse_observations_topic(topic: str) -> tuple[str, str]:
+    """``observations/v1/{patient}/{source}`` -> ``(patient, source)``."""
+    return _two_ids(topic, "observations", "patient", "source")
+
+
+def observations_topic(patient: str, source: str) -> str:
+    return f"observations/v1/{patient}/{source}"
 
 
 def parse_command_topic(topic: str) -> tuple[str, str]:

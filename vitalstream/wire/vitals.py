@@ -47,6 +47,15 @@ VITALS: dict[str, VitalSpec] = {
             "0 is asystole; ventricular rates above 300/min occur only in pre-excited AF, 350 leaves margin",
         ),
         VitalSpec(
+            "pr",
+            "Pulse rate (pulse oximetry)",
+            "8889-8",
+            "/min",
+            0.0,
+            350.0,
+            "the pulse counted from the PPG; kept apart from the ECG heart rate so the two can be cross-checked",
+        ),
+        VitalSpec(
             "spo2",
             "Oxygen saturation (SpO2)",
             "59408-5",
