@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vitalstream.schemas import load
 from vitalstream.wire import (
     Alert,
     AlertAction,
@@ -17,6 +19,7 @@ from vitalstream.wire import (
     AlertExplanation,
     AlertState,
     DeadLetter,
+    Observation,
     PatientAlerts,
     Priority,
     RejectedMessage,
@@ -29,11 +32,13 @@ from vitalstream.wire import (
     decode_alert_state,
     decode_command,
     decode_deadletter,
+    decode_observation,
     decode_vitals,
     encode_alert_event,
     encode_alert_state,
     encode_command,
     encode_deadletter,
+    encode_observation,
     encode_vitals,
 )
 from vitalstream.wire.codec import MAX_DEADLETTER_PAYLOAD, MAX_VITALS_BYTES
@@ -250,11 +255,6 @@ def test_dead_letter_keeps_the_original_bytes_and_bounds_them() -> None:
 
 
 def test_observation_round_trip_range_checks_and_schema() -> None:
-    import jsonschema
-
-    from vitalstream.schemas import load
-    from vitalstream.wire import Observation, decode_observation, encode_observation
-
     topic = "observations/v1/p-1/station-3"
     obs = Observation(
         "p-1",
