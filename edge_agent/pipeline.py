@@ -8,9 +8,11 @@ second:
 2. every beat whose successor is known (the classifier looks one beat ahead) is classified N/S/V/F/Q;
 3. ECG signal quality is scored on the latest window, the rhythm (N / AF) on the last 30 s of beats,
    the pulse rate and PPG quality on the latest PPG window;
-4. heart rate comes from the recent RR intervals; with no beat for 5 s on a usable ECG it is 0
-   (a suspected asystole the processor must see), and it is left out when the ECG is unusable;
-5. events (AF onset, a run of ventricular beats, signal loss) open when seen and are sent 20 s later
+4. heart rate comes from the recent RR intervals; with no beat for 5 s, electrodes on and no
+   fibrillation it is 0 (a suspected asystole the processor must see), and it is left out when the
+   ECG is unusable; a spectral detector flags ventricular fibrillation/flutter (rhythm ``VF``); the
+   PPG pulse rate travels separately as ``pr`` so the processor can cross-check the ECG against it;
+5. events (AF onset, a run of ventricular beats, VF, asystole, signal loss) open when seen and are sent 20 s later
    with the waveform from 10 s before to 20 s after their onset.
 
 Models are shared by all devices (``EdgeModels``); everything per device lives in ``DevicePipeline``.
@@ -41,6 +43,8 @@ _PEAK_HISTORY = 400
 _SNIPPET_BEFORE_S = 10.0
 _SNIPPET_AFTER_S = 20.0
 _ASYSTOLE_S = 5.0
+_FLAT_MV = 0.01  # peak-to-peak below this for 5 s: electrodes off (real baselines always move)
+_QUIET_MV = 0.2  # standard deviation below this: no large artefact that could hide beats
 _USABLE_SQI = 0.5
 _ECG_SCALE_MV = 0.005  # 5 uV per count: int16 spans +-163 mV, far beyond any ECG
 
@@ -56,7 +60,7 @@ class EdgeModels:
 
     @classmethod
     def load(cls) -> EdgeModels:
-        from edge_agent.models import ppg_hr, qrs  # noqa: PLC0415 -- onnxruntime only when waveforms run
+        from edge_agent.models import ppg_hr, qrs, vf  # noqa: PLC0415 -- onnxruntime only when waveforms run
         from edge_agent.models.beats import BeatClassifier  # noqa: PLC0415
         from edge_agent.models.registry import load_manifest  # noqa: PLC0415
         from edge_agent.models.rhythm import RhythmClassifier  # noqa: PLC0415
@@ -74,6 +78,7 @@ class EdgeModels:
             "rhythm": rhythm.ref,
             "sqi": sqi.ref,
             "ppg_hr": f"{ppg_hr.NAME}@{ppg_hr.VERSION}",
+            "vf": f"{vf.NAME}@{vf.VERSION}",
         }
         return cls(beats=beats, rhythm=rhythm, sqi=sqi, refs=refs)
 
@@ -106,6 +111,18 @@ class _Ring:
 
 
 @dataclass
+class _Second:
+    """What one second of processing found, filled in by the ECG and PPG steps."""
+
+    vitals: dict[str, float]
+    sqi: dict[str, float] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+    beats: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, int] = field(default_factory=dict)
+    rhythm: Rhythm | None = None
+
+
+@dataclass
 class _OpenEvent:
     kind: str
     onset_ms: int
@@ -133,77 +150,89 @@ class DevicePipeline:
     _af_seconds: int = 0
     _low_sqi_seconds: int = 0
     _v_streak: int = 0
+    _max_v_run: int = 0
+    _vf_seconds: int = 0
 
     # ------------------------------------------------------------------ one second
 
     def process(self, frame: DeviceFrame, models: EdgeModels) -> tuple[VitalsReading, list[EdgeEvent]]:
-        from edge_agent.models.ppg_hr import WINDOW_S as PPG_WINDOW_S  # noqa: PLC0415
-        from edge_agent.models.ppg_hr import PpgHeartRate  # noqa: PLC0415
-        from edge_agent.models.qrs import StreamingQrsDetector, heart_rate  # noqa: PLC0415
-        from edge_agent.models.sqi import WINDOW_S as SQI_WINDOW_S  # noqa: PLC0415
-
         if self._t0_ms is None:
             self._t0_ms = frame.ts_ms
-        vitals = dict(frame.vitals)
-        sqi: dict[str, float] = {}
-        models_used: dict[str, str] = {}
-        rhythm: Rhythm | None = None
-        beat_counts: dict[str, int] = {}
+        out = _Second(vitals=dict(frame.vitals))
         ecg = _chunk(frame, "ecg")
-        ppg = _chunk(frame, "ppg")
-
         if ecg is not None:
-            if self._ecg is None:
-                self._ecg = _Ring(ecg.fs, _BUFFER_S)
-                self._qrs = StreamingQrsDetector(ecg.fs)
-            assert isinstance(self._qrs, StreamingQrsDetector)
-            self._ecg.push(ecg.samples)
-            self._peaks.extend(int(p) for p in self._qrs.push(ecg.samples))
-            beat_counts = self._classify_beats(models)
-            window = self._ecg.last(SQI_WINDOW_S)
-            if len(window) >= int(SQI_WINDOW_S * ecg.fs * 0.99):
-                sqi["ecg"] = round(float(models.sqi.score(window, ecg.fs)), 3)
-                models_used["sqi"] = models.refs["sqi"]
-            hr = self._heart_rate(ecg.fs, sqi.get("ecg"), heart_rate)
-            if hr is not None:
-                vitals["hr"] = hr
-                models_used["hr"] = models.refs["hr"]
-            rhythm = self._rhythm(models)
-            if rhythm is not None:
-                models_used["rhythm"] = models.refs["rhythm"]
-            if beat_counts:
-                models_used["beats"] = models.refs["beats"]
-
+            self._process_ecg(ecg, models, out)
+        ppg = _chunk(frame, "ppg")
         if ppg is not None:
-            if self._ppg is None:
-                self._ppg = _Ring(ppg.fs, _BUFFER_S)
-                self._ppg_hr = PpgHeartRate(ppg.fs)
-            assert isinstance(self._ppg_hr, PpgHeartRate)
-            self._ppg.push(ppg.samples)
-            pulse, quality = self._ppg_hr.update(self._ppg.last(PPG_WINDOW_S))
-            sqi["ppg"] = round(float(quality), 3)
-            models_used["ppg_hr"] = models.refs["ppg_hr"]
-            if "hr" not in vitals and pulse is not None and ecg is None:
-                vitals["hr"] = round(float(pulse), 1)
-
-        self._watch(frame.ts_ms, sqi.get("ecg"), rhythm, models)
+            self._process_ppg(ppg, models, out)
+        self._watch(frame.ts_ms, out.sqi.get("ecg"), out.rhythm, out.vitals.get("hr"), models)
         reading = VitalsReading(
             patient=self.patient,
             device=self.device,
             seq=0,
             ts_ms=frame.ts_ms,
-            vitals=vitals,
-            sqi=sqi,
-            rhythm=rhythm,
-            beats=beat_counts,
-            models=models_used,
+            vitals=out.vitals,
+            sqi=out.sqi,
+            rhythm=out.rhythm,
+            beats=out.beats,
+            models=out.models,
+            runs=out.runs,
         )
         return reading, self._due_events(frame.ts_ms, models)
+
+    def _process_ecg(self, ecg: SignalChunk, models: EdgeModels, out: _Second) -> None:
+        from edge_agent.models.qrs import StreamingQrsDetector, heart_rate  # noqa: PLC0415
+        from edge_agent.models.sqi import WINDOW_S as SQI_WINDOW_S  # noqa: PLC0415
+
+        if self._ecg is None:
+            self._ecg = _Ring(ecg.fs, _BUFFER_S)
+            self._qrs = StreamingQrsDetector(ecg.fs)
+        assert isinstance(self._qrs, StreamingQrsDetector)
+        self._ecg.push(ecg.samples)
+        self._peaks.extend(int(p) for p in self._qrs.push(ecg.samples))
+        out.beats = self._classify_beats(models)
+        if out.beats:
+            out.models["beats"] = models.refs["beats"]
+        if self._max_v_run:
+            out.runs["V"] = self._max_v_run
+        window = self._ecg.last(SQI_WINDOW_S)
+        if len(window) >= int(SQI_WINDOW_S * ecg.fs * 0.99):
+            out.sqi["ecg"] = round(float(models.sqi.score(window, ecg.fs)), 3)
+            out.models["sqi"] = models.refs["sqi"]
+        fibrillating, vf_features = self._fibrillation(ecg.fs)
+        hr = self._heart_rate(ecg.fs, out.sqi.get("ecg"), heart_rate, fibrillating=fibrillating)
+        if hr is not None:
+            out.vitals["hr"] = hr
+            out.models["hr"] = models.refs["hr"]
+        if fibrillating:
+            # VF overrides the AF model: there are no beats whose intervals it could judge.
+            out.rhythm = Rhythm("VF", round(min(1.0, vf_features["concentration"]), 3))
+            out.models["rhythm"] = models.refs["vf"]
+        else:
+            out.rhythm = self._rhythm(models)
+            if out.rhythm is not None:
+                out.models["rhythm"] = models.refs["rhythm"]
+
+    def _process_ppg(self, ppg: SignalChunk, models: EdgeModels, out: _Second) -> None:
+        from edge_agent.models.ppg_hr import WINDOW_S as PPG_WINDOW_S  # noqa: PLC0415
+        from edge_agent.models.ppg_hr import PpgHeartRate  # noqa: PLC0415
+
+        if self._ppg is None:
+            self._ppg = _Ring(ppg.fs, _BUFFER_S)
+            self._ppg_hr = PpgHeartRate(ppg.fs)
+        assert isinstance(self._ppg_hr, PpgHeartRate)
+        self._ppg.push(ppg.samples)
+        pulse, quality = self._ppg_hr.update(self._ppg.last(PPG_WINDOW_S))
+        out.sqi["ppg"] = round(float(quality), 3)
+        out.models["ppg_hr"] = models.refs["ppg_hr"]
+        if pulse is not None:
+            out.vitals["pr"] = round(float(pulse), 1)
 
     # ------------------------------------------------------------------ parts
 
     def _classify_beats(self, models: EdgeModels) -> dict[str, int]:
         assert self._ecg is not None
+        self._max_v_run = self._v_streak  # a run still going on counts in this second too
         peaks = np.fromiter(self._peaks, dtype=np.int64)
         if len(peaks) < 2:
             return {}
@@ -221,19 +250,41 @@ class DevicePipeline:
             self._classes[int(peaks[index])] = label
             counts[label] = counts.get(label, 0) + 1
             self._v_streak = self._v_streak + 1 if label == "V" else 0
+            self._max_v_run = max(self._max_v_run, self._v_streak)
         self._next_to_classify = int(peaks[ready[-1]]) + 1
         for old in [p for p in self._classes if p < peaks[0]]:
             del self._classes[old]
         return counts
 
-    def _heart_rate(self, fs: float, ecg_sqi: float | None, heart_rate: object) -> float | None:
+    def _fibrillation(self, fs: float) -> tuple[bool, dict[str, float]]:
+        from edge_agent.models.vf import WINDOW_S as VF_WINDOW_S  # noqa: PLC0415
+        from edge_agent.models.vf import is_vf  # noqa: PLC0415
+
         assert self._ecg is not None
-        usable = ecg_sqi is None or ecg_sqi >= _USABLE_SQI
-        if not usable:
-            return None  # an unusable ECG says nothing about the heart rate
+        window = self._ecg.last(VF_WINDOW_S)
+        if len(window) < int(VF_WINDOW_S * fs) or self._leads_off():
+            return False, {}
+        return is_vf(window, fs)
+
+    def _leads_off(self) -> bool:
+        """A flat line (electrode off, amplifier idle): no signal at all, not even baseline noise."""
+        assert self._ecg is not None
+        recent = self._ecg.last(_ASYSTOLE_S)
+        return len(recent) == 0 or float(np.ptp(recent)) < _FLAT_MV
+
+    def _heart_rate(self, fs: float, ecg_sqi: float | None, heart_rate: object, *, fibrillating: bool) -> float | None:
+        assert self._ecg is not None
         since_last = (self._ecg.end - self._peaks[-1]) / fs if self._peaks else self._ecg.end / fs
         if since_last >= _ASYSTOLE_S:
+            # No beat for 5 s. With electrodes on, no fibrillation and no large artefact this is a
+            # suspected asystole, and the processor must see it (as 0/min) even though a signal
+            # without beats scores poorly on quality; the processor cross-checks it with the PPG.
+            quiet = float(np.std(self._ecg.last(_ASYSTOLE_S))) < _QUIET_MV
+            if fibrillating or self._leads_off() or not (quiet or (ecg_sqi or 0.0) >= _USABLE_SQI):
+                return None
             return 0.0 if self._ecg.end / fs >= _ASYSTOLE_S + 1 else None
+        if ecg_sqi is not None and ecg_sqi < _USABLE_SQI:
+            return None  # an unusable ECG says nothing about the heart rate
         peaks = np.fromiter(self._peaks, dtype=np.int64)
         hr = heart_rate(peaks, fs)  # type: ignore[operator]
         return None if hr is None else round(float(hr), 1)
@@ -261,7 +312,18 @@ class DevicePipeline:
         self._last_event_ms[kind] = onset_ms
         self._events.append(_OpenEvent(kind, onset_ms, detail, models))
 
-    def _watch(self, ts_ms: int, ecg_sqi: float | None, rhythm: Rhythm | None, models: EdgeModels) -> None:
+    def _watch(
+        self, ts_ms: int, ecg_sqi: float | None, rhythm: Rhythm | None, hr: float | None, models: EdgeModels
+    ) -> None:
+        self._vf_seconds = self._vf_seconds + 1 if rhythm is not None and rhythm.label == "VF" else 0
+        if self._vf_seconds == 2:
+            self._open(
+                "vf", ts_ms - 4000, {"concentration": rhythm.p if rhythm else 0.0}, {"rhythm": models.refs["vf"]}
+            )
+        if hr == 0.0:
+            self._open(
+                "asystole", ts_ms - int(_ASYSTOLE_S * 1000), {"no_beat_s": _ASYSTOLE_S}, {"hr": models.refs["hr"]}
+            )
         label = rhythm.label if rhythm is not None else self._previous_rhythm
         self._af_seconds = self._af_seconds + 1 if label == "AF" else 0
         if self._af_seconds == 3 and rhythm is not None:
@@ -269,7 +331,10 @@ class DevicePipeline:
         self._previous_rhythm = label
         if self._v_streak >= 3:
             self._open("v_run", ts_ms, {"beats": float(self._v_streak)}, {"beats": models.refs["beats"]})
-        self._low_sqi_seconds = self._low_sqi_seconds + 1 if ecg_sqi is not None and ecg_sqi < 0.3 else 0
+        # A flat-but-connected ECG (asystole) and VF score as poor signals; they are not signal loss.
+        unexplained = hr != 0.0 and self._vf_seconds == 0
+        low = ecg_sqi is not None and ecg_sqi < 0.3 and unexplained
+        self._low_sqi_seconds = self._low_sqi_seconds + 1 if low else 0
         if self._low_sqi_seconds == 5:
             self._open("signal_loss", ts_ms - 4000, {"sqi": ecg_sqi or 0.0}, {"sqi": models.refs["sqi"]})
 

@@ -9,6 +9,7 @@ list are ``stable``. An entry is a profile or an episode ``kind@onset[+duration]
     bradycardia@, tachypnoea@, fever@           the same for HR ~34/min, RR ~34/min, temperature ~39.9 Cel
     af@40+120                                   atrial fibrillation (irregular, ~115/min) in the waveforms
     pvc@20, vrun@30+8                           frequent PVCs (bigeminy) / a run of ventricular beats
+    asystole@30+15, vf@30+20                    no beats at all / ventricular fibrillation (no pulse either)
     motion@25+30, leadoff@25+20                 artefact: motion noise / an electrode off (flat ECG)
     mixed                                       (whole spec) a ward where every 4th patient deteriorates
 
@@ -88,6 +89,8 @@ EPISODES: dict[str, Episode] = {
         Episode("af", "hr", 115.0, duration_s=120.0, ramp_s=2.0, rhythm="AF"),
         Episode("pvc", "hr", 80.0, duration_s=120.0, ramp_s=1.0, pvc_every=2),
         Episode("vrun", "hr", 150.0, duration_s=8.0, ramp_s=0.5, rhythm="VT"),
+        Episode("asystole", "hr", None, duration_s=15.0, ramp_s=0.5, rhythm="ASYS"),
+        Episode("vf", "hr", None, duration_s=20.0, ramp_s=0.5, rhythm="VF"),
         Episode("motion", "hr", None, duration_s=30.0, ramp_s=1.0, artefact="motion"),
         Episode("leadoff", "hr", None, duration_s=20.0, ramp_s=1.0, artefact="leadoff"),
     )

@@ -55,6 +55,10 @@ class EcgPpgGenerator:
         self.scheduled: list[Beat] = []  # every beat ever scheduled (ground truth for tests)
 
     def _schedule(self, until_s: float, hr_bpm: float, rhythm: str, pvc_every: int) -> None:
+        if rhythm in {"ASYS", "VF"}:
+            # No organised beats at all; the first beat after the episode comes a normal interval later.
+            self._next_beat_s = max(self._next_beat_s, until_s)
+            return
         while self._next_beat_s < until_s:
             rr = 60.0 / max(20.0, hr_bpm)
             af = rhythm == "AF"
@@ -96,6 +100,11 @@ class EcgPpgGenerator:
         ecg += 0.08 * resp + self._noise.normal(0.0, 0.01, len(t_ecg))
         if rhythm == "AF":
             ecg += 0.04 * np.sin(2 * math.pi * 6.3 * t_ecg + self._rng.uniform(0, 6.28))
+        elif rhythm == "VF":
+            # Coarse VF: a 4-6 Hz oscillation whose frequency and amplitude wander (no QRS, no pulse).
+            frequency = 5.0 + 0.8 * np.sin(2 * math.pi * 0.3 * t_ecg)
+            envelope = 0.5 + 0.2 * np.sin(2 * math.pi * 0.5 * t_ecg + 1.0)
+            ecg += envelope * np.sin(2 * math.pi * np.cumsum(frequency) / self.ecg_fs + self._rng.uniform(0, 6.28))
         ppg += 0.05 * np.sin(2 * math.pi * 0.25 * t_ppg + self._resp_phase)
         ppg += self._noise.normal(0.0, 0.005, len(t_ppg))
         if artefact == "motion":

@@ -119,3 +119,41 @@ def test_classify_a_real_record(models: EdgeModels) -> None:
     # Record 208 has 992 PVCs (and 373 fusion beats): the classifier must find many.
     assert sum(line["beats"].get("V", 0) for line in lines) > 700
     assert 50 < np.median([line["hr"] for line in lines if line["hr"]]) < 120
+
+
+def test_asystole_is_reported_as_zero_heart_rate_not_as_signal_loss(models: EdgeModels) -> None:
+    out, ward = run_ward("asystole@30+15", 1, 60, models)
+    readings = by_patient(out, ward.devices[0].patient)
+    zero = [i for i, r in enumerate(readings) if r.vitals.get("hr") == 0.0]
+    assert zero
+    assert 34 <= zero[0] <= 37  # 5 s without a beat
+    assert all(readings[i].vitals.get("hr", 1.0) > 0 for i in range(10, 30))
+    assert "pr" not in readings[44].vitals  # no pulse in the PPG either
+    assert [e.kind for e in out if isinstance(e, EdgeEvent)] == ["asystole"]
+
+
+def test_ventricular_fibrillation_is_labelled_and_not_mistaken_for_asystole(models: EdgeModels) -> None:
+    out, ward = run_ward("vf@30+20", 1, 60, models)
+    readings = by_patient(out, ward.devices[0].patient)
+    vf = [i for i, r in enumerate(readings) if r.rhythm is not None and r.rhythm.label == "VF"]
+    assert vf
+    assert 30 <= vf[0] <= 36
+    assert all(r.vitals.get("hr") != 0.0 for r in readings)
+    assert all(readings[i].rhythm.label != "VF" for i in range(5, 30))  # type: ignore[union-attr]
+    assert [e.kind for e in out if isinstance(e, EdgeEvent)] == ["vf"]
+
+
+def test_a_ventricular_run_reports_its_length_and_rate(models: EdgeModels) -> None:
+    out, ward = run_ward("vrun@30+8", 1, 50, models)
+    readings = by_patient(out, ward.devices[0].patient)
+    longest = max(r.runs.get("V", 0) for r in readings)
+    assert longest >= 5
+    assert max(r.vitals.get("hr", 0.0) for r in readings if r.runs.get("V", 0) >= 5) > 100
+    assert max(r.runs.get("V", 0) for r in readings[:28]) == 0
+
+
+def test_pulse_rate_from_the_ppg_travels_apart_from_the_ecg_heart_rate(models: EdgeModels) -> None:
+    out, ward = run_ward("stable", 1, 40, models)
+    readings = by_patient(out, ward.devices[0].patient)[15:]
+    assert all(abs(r.vitals["pr"] - r.vitals["hr"]) < 8 for r in readings if "pr" in r.vitals)
+    assert sum("pr" in r.vitals for r in readings) > 0.8 * len(readings)

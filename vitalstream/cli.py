@@ -192,6 +192,7 @@ _EVALUATIONS = {
     "rhythm": "edge_agent.evaluation.rhythm",
     "sqi": "edge_agent.evaluation.sqi",
     "ppg-hr": "edge_agent.evaluation.ppg_hr",
+    "vf": "edge_agent.evaluation.vf",
 }
 
 
