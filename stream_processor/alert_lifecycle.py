@@ -1,15 +1,25 @@
-"""The life of one alert kind for one patient: condition delay, hysteresis, raise, acknowledge, resolve.
+"""The life of one alert kind for one patient: condition delay, hysteresis, raise, update, escalate,
+acknowledge, resolve, and re-opening instead of flapping.
 
 ::
 
-    idle ──(condition holds for delay)──► ACTIVE ──(acknowledge)──► ACKNOWLEDGED
-      ▲                                     │ │                          │
-      │                                     │ └──────(resolve / false alarm by a clinician)──► RESOLVED
-      └─────────(clear threshold held for clear delay: "cleared")◄───────┘
+    idle ──(condition holds for the delay)──► ACTIVE ──(acknowledge)──► ACKNOWLEDGED
+      ▲                                       │  │  ▲                        │
+      │      (raised again within the re-open │  │  └─(unacknowledged high   │
+      │       window: the same alert re-opens)│  │     priority too long:    │
+      │                                       │  │     ESCALATED)            │
+      │                                       │  └───(resolve / false alarm by a clinician)──► RESOLVED
+      └──────(clear threshold held for the clear delay: "cleared")◄────────────────┘
 
 Event time only: every delay is measured on the readings' device timestamps, so replaying a
-recording gives the same transitions whatever the wall clock says. A gap in the readings longer
-than ``max_gap_ms`` restarts a pending condition: a delay has to be *observed*, not assumed.
+recording gives the same transitions whatever the wall clock says. A pending condition starts over
+when the value is clearly normal again (past the clear threshold); values in the hysteresis band
+between the two thresholds keep it pending without raising. A gap in the evaluations longer
+than ``max_gap_ms`` (no data, or data held back for poor signal quality) restarts a pending
+condition: a delay has to be *observed*, not assumed.
+
+Flapping: a condition that clears and comes back within ``reopen_ms`` re-opens the alert it just
+closed (same id, an ``updated`` transition) instead of paging again with a new one.
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ class CommandRefused(Exception):
 
 
 Describe = Callable[[int], AlertExplanation]
+Changes = list[tuple[Transition, Alert]]
 
 
 class AlertLifecycle:
@@ -76,24 +87,40 @@ class AlertLifecycle:
         "max_gap_ms",
         "pending_since_ms",
         "priority",
+        "reopen_ms",
+        "reopened",
     )
 
     def __init__(
-        self, *, kind: str, priority: Priority, delay_ms: int, clear_delay_ms: int, max_gap_ms: int = 5000
+        self,
+        *,
+        kind: str,
+        priority: Priority,
+        delay_ms: int,
+        clear_delay_ms: int,
+        max_gap_ms: int = 5000,
+        reopen_ms: int = 120_000,
     ) -> None:
         self.kind = kind
         self.priority = priority
         self.delay_ms = delay_ms
         self.clear_delay_ms = clear_delay_ms
         self.max_gap_ms = max_gap_ms
+        self.reopen_ms = reopen_ms
         self.pending_since_ms: int | None = None
         self.clear_since_ms: int | None = None
         self.last_ts_ms: int | None = None
         self.alert: Alert | None = None
+        self.reopened = 0
 
     @property
     def is_open(self) -> bool:
         return self.alert is not None and self.alert.state is not AlertState.RESOLVED
+
+    @property
+    def idle(self) -> bool:
+        """Nothing pending, nothing open: the lifecycle could be dropped without losing anything."""
+        return self.pending_since_ms is None and not self.is_open
 
     def observe(
         self,
@@ -103,10 +130,14 @@ class AlertLifecycle:
         subject: AlertSubject,
         retrospective: bool,
         describe: Describe,
-    ) -> list[tuple[Transition, Alert]]:
+        priority: Priority | None = None,
+        immediate: bool = False,
+    ) -> Changes:
         """Feed one evaluation of the condition; returns the transitions it caused (usually none).
 
-        ``describe(held_ms)`` builds the explanation; it is called only when an alert is raised or updated.
+        ``describe(held_ms)`` builds the explanation, only when an alert is raised or updated.
+        ``priority`` overrides the kind's priority for this evaluation (NEWS2 bands move it).
+        ``immediate`` skips the condition delay (a nurse's deliberate observation, not a noisy stream).
         """
         if self.last_ts_ms is not None and ts_ms <= self.last_ts_ms:
             return []  # out-of-order evaluation (a late reading): the lifecycle only moves forward
@@ -115,16 +146,29 @@ class AlertLifecycle:
         if gap:
             self.pending_since_ms = None
             self.clear_since_ms = None
-
+        wanted = priority or self.priority
         if self.alert is None or self.alert.state is AlertState.RESOLVED:
-            return self._while_idle(verdict, ts_ms, subject, retrospective=retrospective, describe=describe)
-        return self._while_open(self.alert, verdict, ts_ms, retrospective=retrospective, describe=describe)
+            if immediate and verdict == "raising" and self.pending_since_ms is None:
+                self.pending_since_ms = ts_ms - self.delay_ms
+            return self._while_idle(verdict, ts_ms, subject, wanted, retrospective=retrospective, describe=describe)
+        return self._while_open(self.alert, verdict, ts_ms, wanted, retrospective=retrospective, describe=describe)
 
     def _while_idle(
-        self, verdict: Verdict, ts_ms: int, subject: AlertSubject, *, retrospective: bool, describe: Describe
-    ) -> list[tuple[Transition, Alert]]:
-        if verdict != "raising":
+        self,
+        verdict: Verdict,
+        ts_ms: int,
+        subject: AlertSubject,
+        priority: Priority,
+        *,
+        retrospective: bool,
+        describe: Describe,
+    ) -> Changes:
+        if verdict == "clear":
             self.pending_since_ms = None
+            return []
+        if verdict == "hold":
+            # Inside the hysteresis band: not clearly normal again, so a pending condition keeps its
+            # onset (noise around a threshold must not restart the delay forever); no raise meanwhile.
             return []
         if self.pending_since_ms is None:
             self.pending_since_ms = ts_ms
@@ -134,13 +178,33 @@ class AlertLifecycle:
         onset = self.pending_since_ms
         self.pending_since_ms = None
         self.clear_since_ms = None
+        previous = self.alert
+        if (
+            previous is not None
+            and previous.resolution is Resolution.CLEARED
+            and previous.resolved_ms is not None
+            and onset - previous.resolved_ms <= self.reopen_ms
+        ):
+            # Flapping: the same condition is back within moments. Re-open, do not page anew.
+            self.reopened += 1
+            self.alert = replace(
+                previous,
+                state=AlertState.ACTIVE,
+                resolution=None,
+                resolved_ms=None,
+                updated_ms=ts_ms,
+                priority=priority,
+                retrospective=retrospective,
+                explanation=describe(held_ms),
+            )
+            return [(Transition.UPDATED, self.alert)]
         self.alert = Alert(
             alert_id=alert_id(subject.patient, self.kind, onset),
             patient=subject.patient,
             ward=subject.ward,
             device=subject.device,
             kind=self.kind,
-            priority=self.priority,
+            priority=priority,
             state=AlertState.ACTIVE,
             onset_ms=onset,
             raised_ms=ts_ms,
@@ -148,11 +212,19 @@ class AlertLifecycle:
             explanation=describe(held_ms),
             retrospective=retrospective,
         )
+        self.reopened = 0
         return [(Transition.RAISED, self.alert)]
 
     def _while_open(
-        self, alert: Alert, verdict: Verdict, ts_ms: int, *, retrospective: bool, describe: Describe
-    ) -> list[tuple[Transition, Alert]]:
+        self,
+        alert: Alert,
+        verdict: Verdict,
+        ts_ms: int,
+        priority: Priority,
+        *,
+        retrospective: bool,
+        describe: Describe,
+    ) -> Changes:
         if verdict == "clear":
             if self.clear_since_ms is None:
                 self.clear_since_ms = ts_ms
@@ -164,13 +236,39 @@ class AlertLifecycle:
             )
             return [(Transition.RESOLVED, self.alert)]
         self.clear_since_ms = None
-        if verdict == "raising" and alert.retrospective and not retrospective:
+        if verdict != "raising":
+            return []
+        if alert.retrospective and not retrospective:
             # Raised from a backlog and still true on live data: now it is a present danger, page it.
             self.alert = replace(
-                alert, retrospective=False, updated_ms=ts_ms, explanation=describe(ts_ms - alert.onset_ms)
+                alert,
+                retrospective=False,
+                updated_ms=ts_ms,
+                priority=priority,
+                explanation=describe(ts_ms - alert.onset_ms),
+            )
+            return [(Transition.UPDATED, self.alert)]
+        if priority is not alert.priority:
+            self.alert = replace(
+                alert, priority=priority, updated_ms=ts_ms, explanation=describe(ts_ms - alert.onset_ms)
             )
             return [(Transition.UPDATED, self.alert)]
         return []
+
+    def escalate_if_due(self, now_ms: int, after_ms: int) -> Changes:
+        """An unacknowledged high-priority alert open for ``after_ms`` escalates (once)."""
+        alert = self.alert
+        if (
+            alert is None
+            or alert.state is not AlertState.ACTIVE
+            or alert.priority is not Priority.HIGH
+            or alert.escalated
+            or alert.retrospective
+            or now_ms - alert.raised_ms < after_ms
+        ):
+            return []
+        self.alert = replace(alert, escalated=True, updated_ms=now_ms)
+        return [(Transition.ESCALATED, self.alert)]
 
     def command(self, action: AlertAction, *, by: str, ts_ms: int) -> tuple[Transition, Alert]:
         """Apply a clinician's command to the open alert, or raise :class:`CommandRefused`."""
@@ -192,3 +290,9 @@ class AlertLifecycle:
         self.pending_since_ms = None
         transition = Transition.FALSE_ALARM if action is AlertAction.FALSE_ALARM else Transition.RESOLVED
         return transition, self.alert
+
+    def restore_open(self, alert: Alert) -> None:
+        """Adopt an open alert found in the retained state at start-up (it is newer than the checkpoint)."""
+        self.alert = alert
+        self.pending_since_ms = None
+        self.clear_since_ms = None

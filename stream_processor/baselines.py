@@ -54,16 +54,25 @@ POPULATION: dict[str, Prior] = {
 
 # Weight of the prior, in learned readings: after ~5 minutes at 1 Hz the patient's own data weigh as much.
 _PRIOR_WEIGHT = 300.0
-_FADING = 0.002  # EW time constant of ~8 minutes at 1 Hz: a normal that follows the day, not the second
-_ADOPT_FADING = 0.0003  # ~1 hour: how slowly an accepted change of normal is learned
+_FADING = 1 / 1800  # EW time constant of ~30 minutes at 1 Hz: a normal that follows the day, not the minute
+_ADOPT_FADING = 1 / 3600  # ~1 hour: how slowly an accepted change of normal is learned
 _MINUTE_MS = 60_000
 
 
 class VitalBaseline:
     """One vital of one patient. Picklable, a few hundred bytes."""
 
-    __slots__ = ("_ewmean", "_ewvar", "_minute_n", "_minute_start", "_minute_sum", "_shift", "adopting",
-                 "learned", "prior")
+    __slots__ = (
+        "_ewmean",
+        "_ewvar",
+        "_minute_n",
+        "_minute_start",
+        "_minute_sum",
+        "_shift",
+        "adopting",
+        "learned",
+        "prior",
+    )
 
     def __init__(self, prior: Prior) -> None:
         self.prior = prior
@@ -107,14 +116,15 @@ class VitalBaseline:
         """Feed one good-quality value; ``learn`` says whether it may teach the baseline."""
         self._track_shift(value, ts_ms)
         if self.adopting:
-            # Adoption: follow the new level slowly, whatever it looks like (hard limits still alarm).
+            # Adoption: the mean follows the new level slowly, whatever it looks like (hard limits
+            # still alarm). The spread is not updated meanwhile: a level shift is not variability, and
+            # letting it inflate the s.d. would hush every deviation within minutes.
             self._ewmean.fading_factor = _ADOPT_FADING
-            self._ewvar.fading_factor = _ADOPT_FADING
-            self._learn(value)
+            self._ewmean.update(value)
+            self.learned += 1
             if abs(self.z(value)) < 1.0:
                 self.adopting = False
                 self._ewmean.fading_factor = _FADING
-                self._ewvar.fading_factor = _FADING
         elif learn:
             self._learn(value)
 

@@ -27,7 +27,6 @@ from alerts.sinks import PointSink
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
 from stream_processor.core import CommandRefused, ProcessorCore
-from stream_processor.limits import hard_limit_rules
 from stream_processor.sequence import SeqStatus
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
@@ -71,10 +70,10 @@ class ProcessorService:
         self._sink = sink
         self._clock_ms = clock_ms
         self.core = ProcessorCore(
-            rules=hard_limit_rules(settings.limits),
+            limits=settings.limits,
+            alerting=settings.alerting,
             ward_of=settings.processor.ward_of,
             horizon_s=settings.processor.retrospective_horizon_s,
-            clear_delay_s=settings.limits.clear_delay_s,
         )
         self.counts: Counter[str] = Counter()
         self.ready = threading.Event()

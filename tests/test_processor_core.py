@@ -9,21 +9,19 @@ import pytest
 from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import SimulatedWard
 from stream_processor.core import CommandRefused, ProcessorCore, ReadingOutcome
-from stream_processor.limits import hard_limit_rules
 from stream_processor.sequence import SeqStatus
-from vitalstream.settings import LimitsSettings
+from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import AlertAction, AlertCommand, AlertState, Resolution, Transition, VitalsReading
 
 T0 = 1_790_000_000_000
 
 
-def make_core(**limits: float) -> ProcessorCore:
-    settings = LimitsSettings(**limits)
+def make_core(alerting: AlertingSettings | None = None, **limits: float) -> ProcessorCore:
     return ProcessorCore(
-        rules=hard_limit_rules(settings),
+        limits=LimitsSettings(**limits),
+        alerting=alerting or AlertingSettings(),
         ward_of=lambda _p: "icu",
         horizon_s=300,
-        clear_delay_s=settings.clear_delay_s,
     )
 
 
@@ -154,7 +152,7 @@ def test_hard_limits_for_each_vital() -> None:
         vitals = {"hr": 30.0, "spo2": 80.0, "rr": 5.0, "temp": 34.0}
         for e in core.on_reading(VitalsReading("p-2", "d-2", seq, ts, vitals), now_ms=ts).events:
             kinds.add(e.alert.kind)
-    assert kinds == {"hr_low", "spo2_low", "rr_low", "temp_low"}
+    assert kinds == {"hr_low", "spo2_low", "rr_low", "temp_low", "news2"}
 
 
 def test_patient_state_pickles_and_restores() -> None:

@@ -27,9 +27,9 @@ from referencing.jsonschema import DRAFT202012
 import vitalstream.schemas
 from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import SimulatedWard
-from stream_processor.core import ProcessorCore, hard_limit_rules
+from stream_processor.core import ProcessorCore
 from vitalstream.schemas import NAMES, load
-from vitalstream.settings import LimitsSettings
+from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import (
     VITALS,
     Alert,
@@ -218,7 +218,7 @@ def test_encoded_message_is_schema_valid_and_decodes(name: str, payload: bytes) 
 
 def test_simulated_ward_through_the_processor_emits_only_valid_messages() -> None:
     ward = SimulatedWard(parse_scenarios("tachycardia@2+30,desaturation@3", patients=3), seed=7, start_ms=T0)
-    core = ProcessorCore(rules=hard_limit_rules(LimitsSettings()), ward_of=lambda _patient: "icu")
+    core = ProcessorCore(limits=LimitsSettings(), alerting=AlertingSettings(), ward_of=lambda _patient: "icu")
     readings = ward.readings_until(T0 + 60_000)
     events: list[AlertEvent] = []
     snapshots: list[PatientAlerts] = []

@@ -36,6 +36,7 @@ from urllib.parse import unquote, urlsplit
 from vitalstream.errors import ConfigError
 
 __all__ = [
+    "AlertingSettings",
     "BrokerAddress",
     "BrokerSettings",
     "EdgeSettings",
@@ -165,6 +166,45 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertingSettings:
+    """How alerts are decided beyond the hard limits. Defaults are for an adult general ward.
+
+    Soft limits are ward warning thresholds (low priority) that the patient's learned normal may
+    silence when the value is usual *for that patient*; deviations alarm when a vital leaves the
+    patient's own band even inside every limit. The ``use_*`` switches exist for the ablation in
+    ``vitalstream eval alerts``; in production all are on.
+    """
+
+    soft_hr_high: float = 120.0
+    soft_hr_low: float = 50.0
+    soft_spo2_low: float = 92.0
+    soft_rr_high: float = 24.0
+    soft_rr_low: float = 10.0
+    soft_temp_high: float = 38.5
+    soft_delay_s: float = 600.0
+    personal_band_sd: float = 3.0
+    learn_max_z: float = 3.0
+    baseline_min_readings: int = 300
+    deviation_z: float = 4.5
+    deviation_clear_z: float = 2.5
+    deviation_delay_s: float = 600.0
+    sqi_min: float = 0.5
+    technical_after_s: float = 60.0
+    af_delay_s: float = 60.0
+    news2_delay_s: float = 60.0
+    news2_vitals_fresh_s: float = 300.0
+    news2_observations_fresh_s: float = 12 * 3600.0
+    escalate_after_s: float = 120.0
+    reopen_within_s: float = 120.0
+    no_data_after_s: float = 60.0
+    feedback_step_sd: float = 0.5
+    feedback_max_sd: float = 1.5
+    use_baselines: bool = True
+    use_sqi_gating: bool = True
+    use_feedback: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessorSettings:
     client_id: str = "vitalstream-processor"
     ward: str = "ward-1"
@@ -173,6 +213,7 @@ class ProcessorSettings:
     retrospective_horizon_s: float = 300.0
     # Where durable local state lives (write spool, checkpoints).
     state_dir: str = "var/processor"
+    checkpoint_every_s: float = 30.0
 
     def ward_of(self, patient: str) -> str:
         return self.wards.get(patient, self.ward)
@@ -204,6 +245,7 @@ class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    alerting: AlertingSettings = field(default_factory=AlertingSettings)
     processor: ProcessorSettings = field(default_factory=ProcessorSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
 
@@ -212,6 +254,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "broker": BrokerSettings,
     "influx": InfluxSettings,
     "limits": LimitsSettings,
+    "alerting": AlertingSettings,
     "processor": ProcessorSettings,
     "edge": EdgeSettings,
 }
