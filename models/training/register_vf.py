@@ -1,6 +1,6 @@
 """Register the VF/flutter detector (DSP, no weights) in the manifest with its measured metrics.
 
-    python -m models.training.register_vf --data /work/shared/data
+python -m models.training.register_vf --data /work/shared/data
 """
 
 from __future__ import annotations
@@ -28,13 +28,20 @@ def main() -> None:
             "version": VERSION,
             "kind": "dsp",
             "file": None,
-            "inputs": {"signal": "one ECG lead in mV, any rate >= 100 Hz", "window_s": WINDOW_S,
-                       "preprocessing": "resampled to 125 Hz, band-pass 1-30 Hz"},
-            "outputs": {"vf": "boolean: the window looks like ventricular fibrillation or flutter",
-                        "features": ["concentration", "high_fraction", "quiet_fraction", "peak_to_peak_mv"]},
-            "training": {"data": "none: thresholds set from physiology; checked on MIT-BIH 1.0.0 (PhysioNet)",
-                         "command": "python -m models.training.register_vf --data DIR",
-                         "wall_time_s": round(time.monotonic() - started, 1)},
+            "inputs": {
+                "signal": "one ECG lead in mV, any rate >= 100 Hz",
+                "window_s": WINDOW_S,
+                "preprocessing": "resampled to 125 Hz, band-pass 1-30 Hz",
+            },
+            "outputs": {
+                "vf": "boolean: the window looks like ventricular fibrillation or flutter",
+                "features": ["concentration", "high_fraction", "quiet_fraction", "peak_to_peak_mv"],
+            },
+            "training": {
+                "data": "none: thresholds set from physiology; checked on MIT-BIH 1.0.0 (PhysioNet)",
+                "command": "python -m models.training.register_vf --data DIR",
+                "wall_time_s": round(time.monotonic() - started, 1),
+            },
             "metrics": metrics,
             "card": None,
         },
