@@ -13,6 +13,9 @@ Schema (the README shows example queries)::
                   time = raised                 summary, value, limit, onset_ms, retrospective, ...
     alert_events  tags patient, ward, kind,     fields alert_id, event_no, by, state, priority, summary
                   transition; time = event time
+    observations  tags patient, source          fields the observed values (NEWS2 names), by
+    edge_events   tags patient, device, kind    fields event_id, detail_*, model_*, <ecg|ppg>_{lead,fs,scale,
+                                                start_ms,b64}: the waveform snippet; time = onset
 
 >>> Point("vitals", (("device", "d 1"), ("patient", "p-1")), (("hr", 72.0), ("seq", 3)), 1_790_000_000_000).line()
 'vitals,device=d\\\\ 1,patient=p-1 hr=72.0,seq=3i 1790000000000'
@@ -20,11 +23,20 @@ Schema (the README shows example queries)::
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
-from vitalstream.wire import Alert, AlertEvent, VitalsReading
+from vitalstream.wire import Alert, AlertEvent, EdgeEvent, Observation, VitalsReading
 
-__all__ = ["FieldValue", "Point", "alert_event_point", "alert_point", "vitals_point"]
+__all__ = [
+    "FieldValue",
+    "Point",
+    "alert_event_point",
+    "alert_point",
+    "edge_event_point",
+    "observation_point",
+    "vitals_point",
+]
 
 FieldValue = float | int | str | bool
 
@@ -74,6 +86,7 @@ def vitals_point(reading: VitalsReading) -> Point:
     if reading.rhythm is not None:
         fields.extend((("rhythm", reading.rhythm.label), ("rhythm_p", reading.rhythm.p)))
     fields.extend((f"beats_{beat_class}", count) for beat_class, count in reading.beats.items())
+    fields.extend((f"run_{beat_class}", length) for beat_class, length in reading.runs.items())
     return Point(
         "vitals",
         (("device", reading.device), ("patient", reading.patient)),
@@ -133,6 +146,43 @@ def alert_event_point(event: AlertEvent) -> Point:
             ("transition", event.transition.value),
             ("ward", event.alert.ward),
         ),
+        tuple(sorted(fields)),
+        event.ts_ms,
+    )
+
+
+def observation_point(observation: Observation) -> Point:
+    """A nurse's (or device's) observation, as entered: the audit trail behind a NEWS2 score."""
+    fields: list[tuple[str, FieldValue]] = []
+    for key, value in observation.values.items():
+        fields.append((key, value if isinstance(value, bool | str) else float(value)))
+    if observation.by is not None:
+        fields.append(("by", observation.by))
+    return Point(
+        "observations",
+        (("patient", observation.patient), ("source", observation.source)),
+        tuple(sorted(fields)),
+        observation.ts_ms,
+    )
+
+
+def edge_event_point(event: EdgeEvent) -> Point:
+    """An edge event with its waveform snippets (base64 int16, a few tens of kB), for review on a station."""
+    fields: list[tuple[str, FieldValue]] = [("event_id", event.event_id)]
+    fields.extend((f"detail_{k}", v if isinstance(v, str) else float(v)) for k, v in event.detail.items())
+    fields.extend((f"model_{k}", v) for k, v in event.models.items())
+    for wave in event.waveforms:
+        prefix = wave.kind
+        fields += [
+            (f"{prefix}_lead", wave.lead),
+            (f"{prefix}_fs", wave.fs),
+            (f"{prefix}_scale", wave.scale),
+            (f"{prefix}_start_ms", wave.start_ms),
+            (f"{prefix}_b64", base64.b64encode(wave.data).decode("ascii")),
+        ]
+    return Point(
+        "edge_events",
+        (("device", event.device), ("kind", event.kind), ("patient", event.patient)),
         tuple(sorted(fields)),
         event.ts_ms,
     )

@@ -1,32 +1,47 @@
 """The processor's I/O shell: MQTT in, the pure core, points to the store and alerts back out to MQTT.
 
 Receive path: paho-mqtt with its network loop in one thread and ``manual_ack=True``. The core runs
-inside the message callback (decode + rules take microseconds; a queue hop would cost more than
-it saves). Each message's effects (its points, handed to the batching writer, and any alert
+inside the message callback (decode + rules take tens of microseconds; a queue hop would cost more
+than it saves). Each message's effects (its points, handed to the batching writer, and any alert
 messages we publish) are tracked by the :class:`~stream_processor.acks.AckLedger`, which sends the
 PUBACK only when all of them are durable. The session is persistent (MQTT 5, clean start off), so
 whatever was not acknowledged when the process died is redelivered when it comes back.
 
-Threads: the paho network thread (decode, core, publish) and the writer thread (store). The clock
-is read here, once per message, and passed into the core.
+Start-up, in this order: restore the last checkpoint (baselines, alert lifecycles, sequence numbers),
+connect, read the retained alert states (``alerts/v1/+/+``, newer than any checkpoint) and adopt
+them, and only then handle the readings the broker kept for us. Without that order, a backlog of
+readings could re-raise an alert that is already open, under a new id.
+
+Threads: the paho network thread (decode, core, publish), the writer thread (store), and the main
+thread (a 1 s tick for silent devices and escalations, and periodic checkpoints). The core is
+touched under one lock. The clock is read here and passed into the core.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from alerts.points import Point, alert_event_point, alert_point, vitals_point
+from alerts.points import (
+    Point,
+    alert_event_point,
+    alert_point,
+    edge_event_point,
+    observation_point,
+    vitals_point,
+)
 from alerts.sinks import PointSink
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
-from stream_processor.core import CommandRefused, ProcessorCore
+from stream_processor.core import CommandRefused, Outcome, ProcessorCore
 from stream_processor.sequence import SeqStatus
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
@@ -35,17 +50,33 @@ from vitalstream.wire import (
     DeadLetter,
     PatientAlerts,
     RejectedMessage,
+    decode_alert_state,
     decode_command,
+    decode_event,
+    decode_observation,
     decode_vitals,
     encode_alert_event,
     encode_alert_state,
     encode_deadletter,
 )
-from vitalstream.wire.topics import COMMANDS_ALL, VITALS_ALL, alert_events_topic, alert_state_topic, deadletter_topic
+from vitalstream.wire.topics import (
+    ALERTS_ALL,
+    COMMANDS_ALL,
+    EVENTS_ALL,
+    OBSERVATIONS_ALL,
+    VITALS_ALL,
+    alert_events_topic,
+    alert_state_topic,
+    deadletter_topic,
+)
 
 __all__ = ["ProcessorService"]
 
 log = logging.getLogger(__name__)
+
+_DATA_ROOTS = frozenset({"vitals", "commands", "observations", "events"})
+# Retained alert states arrive right after the SUBACK; this is how long we wait for them.
+_RECONCILE_S = 1.0
 
 
 def wall_clock_ms() -> int:
@@ -75,8 +106,12 @@ class ProcessorService:
             ward_of=settings.processor.ward_of,
             horizon_s=settings.processor.retrospective_horizon_s,
         )
+        self._core_lock = threading.Lock()
+        self._checkpoint = Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint"
         self.counts: Counter[str] = Counter()
         self.ready = threading.Event()
+        self._reconciled = threading.Event()
+        self._held: list[mqtt.MQTTMessage] = []
         self._draining = False
         self._client = make_client(
             settings.broker, client_id=settings.processor.client_id, persistent=True, manual_ack=True
@@ -85,36 +120,50 @@ class ProcessorService:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
         self._ledger = AckLedger(self._send_ack)
         self._publish_tickets: dict[int, Ticket] = {}
+        self._reconcile_mid: int | None = None
+        self._data_mid: int | None = None
         self._writer = BatchingWriter(
             sink,
             batch_size=settings.influx.batch_size,
             flush_interval_s=settings.influx.flush_interval_s,
             on_durable=self._ledger.settle_many,
+            reject_file=Path(settings.processor.state_dir) / "rejected-points.lp",
         )
 
     # ------------------------------------------------------------ lifecycle
 
     def run(self, stop: threading.Event, *, stats_every_s: float = 30.0) -> None:
+        self._restore_checkpoint()
         self._writer.start()
         connect_async(self._client, self._settings.broker, persistent=True)
         self._client.loop_start()
+        last_stats = last_checkpoint = time.monotonic()
         try:
-            while not stop.wait(stats_every_s):
-                log.info("processor stats", extra=self.stats())
+            while not stop.wait(1.0):
+                self._tick()
+                now = time.monotonic()
+                if now - last_checkpoint >= self._settings.processor.checkpoint_every_s:
+                    self._save_checkpoint()
+                    last_checkpoint = now
+                if now - last_stats >= stats_every_s:
+                    log.info("processor stats", extra=self.stats())
+                    last_stats = now
         finally:
             self._shutdown()
 
     def _shutdown(self) -> None:
         # Stop taking new messages (they stay unacknowledged and come back next run), store what we
-        # have, let the ledger send the acks, then leave.
+        # have, let the ledger send the acks, checkpoint, then leave.
         self._draining = True
         if not self._writer.flush(timeout_s=self._shutdown_flush_s):
             log.warning("store did not take every point before shutdown; the broker will redeliver them")
         deadline = time.monotonic() + 5.0
         while self._ledger.outstanding and time.monotonic() < deadline:
             time.sleep(0.02)
+        self._save_checkpoint()
         self._client.disconnect()
         self._client.loop_stop()
         self._writer.stop(timeout_s=1.0)
@@ -128,20 +177,66 @@ class ProcessorService:
             "patients": len(self.core.patients),
         }
 
+    # ------------------------------------------------------------ checkpoints
+
+    def _restore_checkpoint(self) -> None:
+        if not self._checkpoint.exists():
+            return
+        try:
+            self.core.restore_state(self._checkpoint.read_bytes())
+        except (OSError, ValueError, EOFError) as exc:
+            # A bad checkpoint must not stop monitoring: start with fresh state and say so loudly.
+            log.exception("checkpoint unreadable; starting without it", extra={"error": str(exc)})
+            return
+        log.info("checkpoint restored", extra={"patients": len(self.core.patients)})
+
+    def _save_checkpoint(self) -> None:
+        with self._core_lock:
+            blob = self.core.export_state()
+        self._checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self._checkpoint.with_suffix(".tmp")
+        with temporary.open("wb") as handle:
+            handle.write(blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(self._checkpoint)  # atomic: a crash leaves the old or the new file, never half
+        self.counts["checkpoints"] += 1
+
     # ------------------------------------------------------------ MQTT callbacks (network thread)
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.error("broker refused connection", extra={"reason": str(reason)})
             return
-        client.subscribe([(VITALS_ALL, 1), (COMMANDS_ALL, 1)])
-        log.info("connected, subscribed", extra={"broker": self._settings.broker.display_url})
-        self.ready.set()
+        if not self._reconciled.is_set():
+            _, self._reconcile_mid = client.subscribe(ALERTS_ALL, qos=1)
+        _, self._data_mid = client.subscribe(
+            [(VITALS_ALL, 1), (COMMANDS_ALL, 1), (OBSERVATIONS_ALL, 1), (EVENTS_ALL, 1)]
+        )
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, _codes: Any, _p: Any) -> None:
+        if mid == self._reconcile_mid:
+            threading.Timer(_RECONCILE_S, self._finish_reconcile).start()
+        elif mid == self._data_mid:
+            # Ready means subscribed: from here on the broker keeps every reading for us.
+            log.info("connected, subscribed", extra={"broker": self._settings.broker.display_url})
+            self.ready.set()
+
+    def _finish_reconcile(self) -> None:
+        with self._core_lock:
+            self._reconciled.set()
+            held, self._held = self._held, []
+        self._client.unsubscribe(ALERTS_ALL)
+        log.info("retained alert states adopted", extra={"held_messages": len(held)})
+        for message in held:
+            self._dispatch(message)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.ready.clear()
         dropped = self._ledger.reset()
         self._publish_tickets.clear()
+        with self._core_lock:
+            self._held.clear()  # unacknowledged: the broker sends them again
         if not self._draining:
             log.warning(
                 "disconnected; unacknowledged messages will be redelivered",
@@ -159,13 +254,40 @@ class ProcessorService:
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         if self._draining:
             return
+        root = message.topic.partition("/")[0]
+        if root == "alerts":
+            self._adopt_retained(message)
+            return
+        if root in _DATA_ROOTS and not self._reconciled.is_set():
+            with self._core_lock:
+                if not self._reconciled.is_set():
+                    self._held.append(message)  # not acknowledged: handled once the retained state is in
+                    return
+        self._dispatch(message)
+
+    def _adopt_retained(self, message: mqtt.MQTTMessage) -> None:
+        if message.retain and message.payload:
+            try:
+                snapshot = decode_alert_state(message.payload)
+            except RejectedMessage as exc:
+                log.warning("ignoring a bad retained alert state", extra={"reason": exc.reason.value})
+            else:
+                with self._core_lock:
+                    self.counts["retained_adopted"] += self.core.adopt_retained(snapshot)
+        self._ack_now(message)
+
+    def _dispatch(self, message: mqtt.MQTTMessage) -> None:
         now_ms = self._clock_ms()
         root = message.topic.partition("/")[0]
         try:
             if root == "vitals":
                 self._handle_reading(message, now_ms)
             elif root == "commands":
-                self._handle_command(message, now_ms)
+                self._handle_command(message)
+            elif root == "observations":
+                self._handle_observation(message, now_ms)
+            elif root == "events":
+                self._handle_event(message)
             else:
                 self._ack_now(message)
         except RejectedMessage as exc:
@@ -179,7 +301,8 @@ class ProcessorService:
 
     def _handle_reading(self, message: mqtt.MQTTMessage, now_ms: int) -> None:
         reading = decode_vitals(message.topic, message.payload)
-        outcome = self.core.on_reading(reading, now_ms=now_ms)
+        with self._core_lock:
+            outcome = self.core.on_reading(reading, now_ms=now_ms)
         self.counts["readings"] += 1
         if outcome.seq.status is not SeqStatus.NEW:
             self.counts[f"readings_{outcome.seq.status.value}"] += 1
@@ -188,16 +311,26 @@ class ProcessorService:
         # A duplicate's point is written again on purpose: same key, same value, so it changes
         # nothing, and its ack then waits for durability like any other (the original's write may
         # still be queued).
-        points: list[Point] = [vitals_point(reading)]
-        points += self._alert_points(outcome.events)
-        ticket = self._open_ticket(message)
-        self._publish_alerts(outcome.events, outcome.snapshot, ticket)
-        self._writer.submit(points, ticket)
+        self._emit(message, outcome, [vitals_point(reading)])
 
-    def _handle_command(self, message: mqtt.MQTTMessage, _now_ms: int) -> None:
+    def _handle_observation(self, message: mqtt.MQTTMessage, now_ms: int) -> None:
+        observation = decode_observation(message.topic, message.payload)
+        with self._core_lock:
+            outcome = self.core.on_observation(observation, now_ms=now_ms)
+        self.counts["observations"] += 1
+        self._emit(message, outcome, [observation_point(observation)])
+
+    def _handle_event(self, message: mqtt.MQTTMessage) -> None:
+        event = decode_event(message.topic, message.payload)
+        self.counts[f"edge_events_{event.kind}"] += 1
+        log.info("edge event", extra={"patient": event.patient, "kind": event.kind, "event_id": event.event_id})
+        self._emit(message, Outcome(), [edge_event_point(event)])
+
+    def _handle_command(self, message: mqtt.MQTTMessage) -> None:
         command = decode_command(message.topic, message.payload)
         try:
-            outcome = self.core.on_command(command)
+            with self._core_lock:
+                outcome = self.core.on_command(command)
         except CommandRefused as exc:
             self.counts[f"commands_refused_{exc.reason}"] += 1
             log.info(
@@ -207,13 +340,20 @@ class ProcessorService:
             self._ack_now(message)
             return
         self.counts["commands"] += 1
-        ticket = self._open_ticket(message)
-        self._publish_alerts(outcome.events, outcome.snapshot, ticket)
-        self._writer.submit(self._alert_points(outcome.events), ticket)
+        self._emit(message, outcome, [])
 
-    def _open_ticket(self, message: mqtt.MQTTMessage) -> Ticket | None:
+    def _emit(self, message: mqtt.MQTTMessage | None, outcome: Outcome, points: list[Point]) -> None:
+        """Publish the outcome's alert messages and store its points; ack ``message`` once all are durable."""
         # One effect for the store write; publishes add theirs as they are sent.
-        return self._ledger.open(message.mid, effects=1) if message.qos > 0 else None
+        ticket = self._ledger.open(message.mid, effects=1) if message is not None and message.qos > 0 else None
+        self._publish_alerts(outcome.events, outcome.snapshot, ticket)
+        self._writer.submit(points + self._alert_points(outcome.events), ticket)
+
+    def _tick(self) -> None:
+        with self._core_lock:
+            outcomes = self.core.on_tick(self._clock_ms())
+        for outcome in outcomes:
+            self._emit(None, outcome, [])
 
     def _alert_points(self, events: tuple[AlertEvent, ...]) -> list[Point]:
         points: list[Point] = []
@@ -221,6 +361,7 @@ class ProcessorService:
             points += [alert_point(event.alert), alert_event_point(event)]
             alert = event.alert
             self.counts[f"alerts_{event.transition.value}"] += 1
+            # One canonical log line per alert decision: facts, no payloads, pseudonyms only.
             log.info(
                 "alert %s",
                 event.transition.value,
@@ -232,6 +373,7 @@ class ProcessorService:
                     "state": alert.state.value,
                     "by": event.by,
                     "retrospective": alert.retrospective,
+                    "rule": alert.explanation.rule,
                     "value": alert.explanation.value,
                     "limit": alert.explanation.limit,
                 },

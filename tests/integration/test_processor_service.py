@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -32,12 +33,14 @@ from vitalstream.wire.topics import command_topic, vitals_topic
 pytestmark = pytest.mark.integration
 
 
-def _settings(broker: MosquittoServer, influx_url: str, db: str, *, client_id: str = "proc-it") -> Settings:
+def _settings(
+    broker: MosquittoServer, influx_url: str, db: str, *, state_dir: Path, client_id: str = "proc-it"
+) -> Settings:
     return Settings(
         broker=BrokerSettings(url=broker.url),
         influx=InfluxSettings(url=influx_url, api="v1", db=db, flush_interval_s=0.1, timeout_s=2.0),
         limits=LimitsSettings(hr_delay_s=3.0),
-        processor=ProcessorSettings(client_id=client_id),
+        processor=ProcessorSettings(client_id=client_id, state_dir=str(state_dir)),
     )
 
 
@@ -73,7 +76,7 @@ def _wait(predicate: object, timeout_s: float = 10.0) -> bool:
 
 
 def test_bad_messages_are_dead_lettered_counted_and_do_not_stop_the_stream(
-    mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
+    tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
     recorder = MqttRecorder(mosquitto.port, ["deadletter/v1/#"]).start()
     topic = vitals_topic("p-1", "d-1")
@@ -87,13 +90,13 @@ def test_bad_messages_are_dead_lettered_counted_and_do_not_stop_the_stream(
         "not_finite": good.replace(b'"hr":72.0', b'"hr":NaN'),
         "missing_field": json.dumps({k: v for k, v in obj.items() if k != "seq"}).encode(),
     }
-    with running(_settings(mosquitto, influxd.url, influx_db)) as service:
+    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)) as service:
         recorder.publish(topic, good)
         for payload in bad.values():
             recorder.publish(topic, payload)
         recorder.publish(topic, encode_vitals(_reading(1)))
         assert _wait(lambda: len(recorder.on("deadletter")) == len(bad))
-        assert _wait(lambda: len(influxd.rows(influx_db, "SELECT seq FROM vitals")) == 2)
+        assert _wait(lambda: len(influxd.rows(influx_db, "SELECT seq FROM vitals")) == 2), service.stats()
         counts = dict(service.counts)
     recorder.stop()
 
@@ -107,10 +110,10 @@ def test_bad_messages_are_dead_lettered_counted_and_do_not_stop_the_stream(
 
 
 def test_clinician_commands_over_mqtt_change_the_alert_everywhere(
-    mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
+    tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
     recorder = MqttRecorder(mosquitto.port, ["alerts/v1/#", "alert-events/v1/#", "deadletter/v1/#"]).start()
-    with running(_settings(mosquitto, influxd.url, influx_db)) as service:
+    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)) as service:
         for seq in range(6):
             recorder.publish(vitals_topic("p-1", "d-1"), encode_vitals(_reading(seq, hr=170.0)))
         raised = recorder.wait_for(lambda m: m.topic.startswith("alert-events/"))
@@ -147,18 +150,18 @@ def test_clinician_commands_over_mqtt_change_the_alert_everywhere(
 
 
 def test_readings_not_stored_are_redelivered_to_the_next_run(
-    mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
+    tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
     """The processor acks only stored readings: with the store down, nothing is acked, nothing is lost."""
     dead_store = f"http://127.0.0.1:{free_port()}"
     publisher = MqttRecorder(mosquitto.port, ["unused/#"], client_id="publisher").start()
-    with running(_settings(mosquitto, dead_store, influx_db)) as service:
+    with running(_settings(mosquitto, dead_store, influx_db, state_dir=tmp_path)) as service:
         for seq in range(20):
             publisher.publish(vitals_topic("p-1", "d-1"), encode_vitals(_reading(seq)))
         assert _wait(lambda: service.counts["readings"] == 20)
         assert service.stats()["unacked"] == 20
     # Same client id, working store: the broker redelivers all 20 unacknowledged readings.
-    with running(_settings(mosquitto, influxd.url, influx_db)):
+    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)):
         assert _wait(lambda: len(influxd.rows(influx_db, "SELECT seq FROM vitals")) == 20, timeout_s=15)
     publisher.stop()
     seqs = [r["seq"] for r in influxd.rows(influx_db, "SELECT seq FROM vitals")]

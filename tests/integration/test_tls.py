@@ -13,7 +13,7 @@ from tests.conftest import require_binary
 from tests.mqtt_recorder import MqttRecorder
 from tests.procs import CliProcess
 from tests.servers import MosquittoServer, make_test_pki
-from vitalstream.settings import BrokerSettings, Settings
+from vitalstream.settings import BrokerSettings, ProcessorSettings, Settings
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,9 @@ def test_edge_and_processor_over_tls(tmp_path: Path, tls_broker: MosquittoServer
     url = f"mqtts://127.0.0.1:{tls_broker.tls_port}"
     recorder = MqttRecorder(tls_broker.port, ["vitals/v1/#"]).start()  # plain listener, to observe
     store = SqlitePointStore(tmp_path / "points.sqlite")
-    settings = Settings(broker=BrokerSettings(url=url, ca_file=ca))
+    settings = Settings(
+        broker=BrokerSettings(url=url, ca_file=ca), processor=ProcessorSettings(state_dir=str(tmp_path / "state"))
+    )
     service = ProcessorService(settings=settings, sink=store, shutdown_flush_s=2.0)
     stop = threading.Event()
     thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
