@@ -107,6 +107,11 @@ class ProcessorCore:
         self._hard: tuple[LimitRule, ...] = hard_limit_rules(limits)
         self._specs: dict[str, RuleSpec] = rule_specs(limits, alerting, self._hard)
         self._groups = {kind: [g[: g.index(kind)] for g in GROUPS if kind in g] for g in GROUPS for kind in g}
+        # The alert kinds whose being open means a vital is alarming (and must not teach its baseline).
+        self._kinds_of_vital = {
+            vital: frozenset(kind for group in GROUPS if any(k.startswith(vital) for k in group) for kind in group)
+            for vital in BASELINE_VITALS
+        }
         self._ward_of = ward_of
         self._horizon_ms = int(horizon_s * 1000)
         self.patients: dict[str, PatientState] = {}
@@ -128,6 +133,7 @@ class ProcessorCore:
                 priority=spec.priority,
                 delay_ms=int(spec.delay_s * 1000),
                 clear_delay_ms=int(spec.clear_delay_s * 1000),
+                max_gap_ms=int(spec.max_gap_s * 1000),
                 reopen_ms=int(self._alerting.reopen_within_s * 1000),
             )
         return lifecycle
@@ -198,23 +204,26 @@ class ProcessorCore:
             if value is None or not ctx.quality_ok(ctx.gate_for(vital)):
                 continue
             baseline = state.baseline(vital)
-            alarming = any(
-                state.is_open(kind) for group in GROUPS if any(k.startswith(vital) for k in group) for kind in group
+            alarming = bool(state.lifecycles) and any(
+                state.is_open(kind) for kind in self._kinds_of_vital[vital] if kind in state.lifecycles
             )
             settled = baseline.learned >= self._alerting.baseline_min_readings
             learn = not alarming and (not settled or abs(baseline.z(value)) < self._alerting.learn_max_z)
             baseline.observe(value, ts_ms=ctx.reading.ts_ms, learn=learn)
 
     def _update_news2_inputs(self, state: PatientState, ctx: ReadingContext) -> None:
+        ts_ms = ctx.reading.ts_ms
+        inputs = state.news2_inputs
         for vital, parameter in _NEWS2_NAMES.items():
             value = ctx.value(vital)
             if value is None or not ctx.quality_ok(ctx.gate_for(vital)):
                 continue
-            previous = state.news2_inputs.get(parameter)
-            fresh = previous is not None and ctx.reading.ts_ms - previous[1] <= 10_000
-            if fresh and isinstance(previous[0], float):  # type: ignore[index]
-                value = previous[0] + _SMOOTHING * (value - previous[0])  # type: ignore[index]
-            state.news2_inputs[parameter] = (round(value, 2), ctx.reading.ts_ms)
+            previous = inputs.get(parameter)
+            if previous is not None and ts_ms - previous[1] <= 10_000:
+                old = previous[0]
+                if isinstance(old, float):
+                    value = old + _SMOOTHING * (value - old)
+            inputs[parameter] = (value, ts_ms)
         if "sbp" in ctx.reading.vitals:
             state.news2_inputs["systolic_bp"] = (ctx.reading.vitals["sbp"], ctx.reading.ts_ms)
 

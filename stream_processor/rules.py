@@ -33,6 +33,7 @@ from vitalstream.wire import VITALS, AlertExplanation, Priority, VitalsReading
 __all__ = [
     "BAND_PRIORITY",
     "GROUPS",
+    "NEWS2_EVERY_MS",
     "Finding",
     "ReadingContext",
     "RuleSpec",
@@ -56,14 +57,19 @@ GROUPS: tuple[tuple[str, ...], ...] = (
 )
 
 
+NEWS2_EVERY_MS = 5000
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSpec:
-    """How the lifecycle of a kind is set up: its base priority, condition delay and clear delay."""
+    """How the lifecycle of a kind is set up: base priority, condition delay, clear delay, and the longest
+    gap between evaluations before a pending condition starts over."""
 
     kind: str
     priority: Priority
     delay_s: float
     clear_delay_s: float
+    max_gap_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,48 +83,68 @@ class Finding:
     priority: Priority | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class ReadingContext:
-    reading: VitalsReading
-    state: PatientState
-    limits: LimitsSettings
-    alerting: AlertingSettings
+    """One reading with the facts every rule needs, worked out once (this runs 10,000 times a second)."""
 
-    @property
-    def rate(self) -> tuple[float | None, str | None]:
-        """Heart rate and the channel it came from: the ECG's if there is one, else the PPG pulse rate."""
-        vitals = self.reading.vitals
+    __slots__ = (
+        "alerting",
+        "from_ecg_analysis",
+        "limits",
+        "open_kinds",
+        "pulse_argues_against",
+        "rate",
+        "rate_channel",
+        "reading",
+        "state",
+    )
+
+    def __init__(
+        self, reading: VitalsReading, state: PatientState, limits: LimitsSettings, alerting: AlertingSettings
+    ) -> None:
+        self.reading = reading
+        self.state = state
+        self.limits = limits
+        self.alerting = alerting
+        # Kinds with a lifecycle (pending or open): only these need a finding when the verdict is not "raising".
+        self.open_kinds = state.lifecycles.keys()
+        vitals, sqi = reading.vitals, reading.sqi
+        # Heart rate and the channel it came from: the ECG's if there is one, else the PPG pulse rate.
         if "hr" in vitals:
-            return vitals["hr"], "ecg" if "ecg" in self.reading.sqi or "hr" in self.reading.models else None
-        if "pr" in vitals:
-            return vitals["pr"], "ppg"
-        return None, None
+            self.rate: float | None = vitals["hr"]
+            self.rate_channel: str | None = "ecg" if "ecg" in sqi or "hr" in reading.models else None
+        elif "pr" in vitals:
+            self.rate, self.rate_channel = vitals["pr"], "ppg"
+        else:
+            self.rate, self.rate_channel = None, None
+        # Did an ECG analysis (beat detection) produce this heart rate? The arrhythmia definitions count
+        # beats; a bare numeric heart rate (a monitor's number, a vitals-only device) is judged by limits.
+        self.from_ecg_analysis = (
+            "hr" in reading.models or bool(reading.beats) or bool(reading.runs) or (reading.rhythm is not None)
+        )
+        # A good PPG with a plausible pulse: the heart is beating, whatever the ECG shows.
+        pr = vitals.get("pr")
+        self.pulse_argues_against = pr is not None and pr >= 30 and sqi.get("ppg", 0.0) >= alerting.sqi_min
 
     def value(self, vital: str) -> float | None:
-        return self.rate[0] if vital == "hr" else self.reading.vitals.get(vital)
+        return self.rate if vital == "hr" else self.reading.vitals.get(vital)
 
     def gate_for(self, vital: str) -> str | None:
         if vital == "hr":
-            return self.rate[1]
-        return {"spo2": "ppg", "rr": "resp"}.get(vital)
+            return self.rate_channel
+        return _GATES.get(vital)
 
     def quality_ok(self, channel: str | None) -> bool:
-        if channel is None or channel not in self.reading.sqi:
+        if channel is None:
             return True
-        return self.reading.sqi[channel] >= self.alerting.sqi_min
+        quality = self.reading.sqi.get(channel)
+        return quality is None or quality >= self.alerting.sqi_min
 
-    @property
-    def from_ecg_analysis(self) -> bool:
-        """Did an ECG analysis (beat detection) produce this reading's heart rate? The arrhythmia
-        definitions count beats; a bare numeric heart rate (a monitor's number, a vitals-only device)
-        is judged by the limits instead."""
-        r = self.reading
-        return "hr" in r.models or bool(r.beats) or bool(r.runs) or r.rhythm is not None
+    def wanted(self, kind: str, verdict: Verdict) -> bool:
+        """Does this verdict matter? Not when it is not "raising" and nothing is pending or open for the kind."""
+        return verdict == "raising" or kind in self.open_kinds
 
-    def pulse_argues_against(self) -> bool:
-        """A good PPG with a plausible pulse: the heart is beating, whatever the ECG shows."""
-        pr = self.reading.vitals.get("pr")
-        return pr is not None and pr >= 30 and self.reading.sqi.get("ppg", 0.0) >= self.alerting.sqi_min
+
+_GATES = {"spo2": "ppg", "rr": "resp"}
 
 
 def rule_specs(limits: LimitsSettings, alerting: AlertingSettings, hard: tuple[LimitRule, ...]) -> dict[str, RuleSpec]:
@@ -134,7 +160,7 @@ def rule_specs(limits: LimitsSettings, alerting: AlertingSettings, hard: tuple[L
         RuleSpec("af", Priority.MEDIUM, a.af_delay_s, 60.0),
         RuleSpec("signal_quality", Priority.LOW, a.technical_after_s, 10.0),
         RuleSpec("no_data", Priority.MEDIUM, 0.0, 0.0),
-        RuleSpec("news2", Priority.MEDIUM, a.news2_delay_s, 60.0),
+        RuleSpec("news2", Priority.MEDIUM, a.news2_delay_s, 60.0, max_gap_s=3 * NEWS2_EVERY_MS / 1000),
     ]
     for vital in ("hr", "spo2", "rr", "temp"):
         for side in ("high", "low"):
@@ -201,6 +227,9 @@ def _hard(ctx: ReadingContext, rule: LimitRule) -> Finding | None:
     value = ctx.value(rule.vital)
     if value is None:
         return None
+    verdict = rule.verdict(value)
+    if not ctx.wanted(rule.kind, verdict):
+        return None
 
     def describe(held_ms: int) -> AlertExplanation:
         return _explanation(
@@ -213,7 +242,6 @@ def _hard(ctx: ReadingContext, rule: LimitRule) -> Finding | None:
             baseline=_baseline_facts(ctx, rule.vital, value),
         )
 
-    verdict = rule.verdict(value)
     if rule.vital == "hr" and verdict == "raising" and _ecg_and_pulse_disagree(ctx):
         verdict = "hold"  # the ECG says one thing, a good PPG another: an artefact, not a heart rate
     return Finding(rule.kind, verdict, describe, gate=ctx.gate_for(rule.vital))
@@ -221,7 +249,7 @@ def _hard(ctx: ReadingContext, rule: LimitRule) -> Finding | None:
 
 def _ecg_and_pulse_disagree(ctx: ReadingContext) -> bool:
     hr, pr = ctx.reading.vitals.get("hr"), ctx.reading.vitals.get("pr")
-    return hr is not None and pr is not None and ctx.pulse_argues_against() and abs(hr - pr) > 30
+    return hr is not None and pr is not None and ctx.pulse_argues_against and abs(hr - pr) > 30
 
 
 def _soft_limits(ctx: ReadingContext) -> list[Finding]:
@@ -244,6 +272,8 @@ def _soft_limits(ctx: ReadingContext) -> list[Finding]:
         # Hysteresis: 5 % of the threshold on the safe side before the warning clears.
         back = value < threshold * 0.95 if side == "high" else value > threshold * 1.05
         verdict: Verdict = "raising" if beyond else "clear" if back else "hold"
+        if not ctx.wanted(kind, verdict):
+            continue
         usual = False
         if beyond and a.use_baselines and _established(ctx, vital):
             low, high = ctx.state.baselines[vital].band(a.personal_band_sd + _widening(ctx, kind))
@@ -288,6 +318,8 @@ def _deviations(ctx: ReadingContext) -> list[Finding]:
         z = baseline.z(value)
         limit = a.deviation_z + _widening(ctx, kind)
         verdict: Verdict = "raising" if abs(z) >= limit else "clear" if abs(z) < a.deviation_clear_z else "hold"
+        if not ctx.wanted(kind, verdict):
+            continue
         describe = _deviation_describer(ctx, vital=vital, value=value, z=z, limit=limit)
         findings.append(Finding(kind, verdict, describe, gate=ctx.gate_for(vital)))
     return findings
@@ -330,7 +362,7 @@ def _rhythm_rules(ctx: ReadingContext) -> list[Finding]:
     hr = reading.vitals.get("hr")  # the ECG heart rate: these rules are ECG rules
     label = reading.rhythm.label if reading.rhythm is not None else None
     findings: list[Finding] = []
-    against = ctx.pulse_argues_against()
+    against = ctx.pulse_argues_against
 
     def simple(kind: str, summary: str, detail: dict[str, float | str] | None = None) -> Describe:
         return lambda held_ms: _explanation(
@@ -412,8 +444,10 @@ def _rhythm_rules(ctx: ReadingContext) -> list[Finding]:
         p = reading.rhythm.p if reading.rhythm is not None else 0.0
         af: Verdict = "raising" if label == "AF" and p >= 0.8 else "clear" if label == "N" else "hold"
         findings.append(Finding("af", af, _af_describer(ctx, p), gate="ecg"))
-    findings.append(_signal_quality(ctx))
-    return findings
+    technical = _signal_quality(ctx)
+    if technical is not None:
+        findings.append(technical)
+    return [f for f in findings if ctx.wanted(f.kind, f.verdict)]
 
 
 def _af_describer(ctx: ReadingContext, p: float) -> Describe:
@@ -428,12 +462,15 @@ def _af_describer(ctx: ReadingContext, p: float) -> Describe:
     return describe
 
 
-def _signal_quality(ctx: ReadingContext) -> Finding:
+def _signal_quality(ctx: ReadingContext) -> Finding | None:
     reading = ctx.reading
+    floor = ctx.alerting.sqi_min
+    if "signal_quality" not in ctx.open_kinds and all(q >= floor for q in reading.sqi.values()):
+        return None  # the common case: every channel fine, nothing pending
     # Asystole and VF look like poor signals; they must page as what they are, not as "check sensor".
     physiological = reading.vitals.get("hr") == 0.0 or (reading.rhythm is not None and reading.rhythm.label == "VF")
-    poor = {ch: q for ch, q in reading.sqi.items() if q < ctx.alerting.sqi_min}
-    good = all(q >= ctx.alerting.sqi_min + 0.1 for q in reading.sqi.values())
+    poor = {ch: q for ch, q in reading.sqi.items() if q < floor}
+    good = all(q >= floor + 0.1 for q in reading.sqi.values())
     verdict: Verdict = "hold" if physiological else "raising" if poor else "clear" if good else "hold"
     channels = ", ".join(sorted(poor)) or "none"
 
@@ -498,5 +535,12 @@ def evaluate_reading(ctx: ReadingContext, hard: tuple[LimitRule, ...]) -> list[F
     findings += _rhythm_rules(ctx)
     findings += _soft_limits(ctx)
     findings += _deviations(ctx)
-    findings.append(_news2_finding(ctx))
+    # NEWS2 moves slowly (smoothed inputs, minutes-long freshness): scoring it every 5 s of device time
+    # is as good as every second, and a fifth of the work.
+    counters = ctx.state.counters
+    if ctx.reading.ts_ms - counters.get("news2_at", float("-inf")) >= NEWS2_EVERY_MS:
+        counters["news2_at"] = float(ctx.reading.ts_ms)
+        finding = _news2_finding(ctx)
+        if ctx.wanted(finding.kind, finding.verdict):
+            findings.append(finding)
     return findings
