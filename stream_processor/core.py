@@ -199,33 +199,35 @@ class ProcessorCore:
         """Teach each baseline only good-quality, unalarming, unsurprising values (protected learning)."""
         if not self._alerting.use_baselines:
             return
-        for vital in BASELINE_VITALS:
-            value = ctx.value(vital)
-            if value is None or not ctx.quality_ok(ctx.gate_for(vital)):
-                continue
-            baseline = state.baseline(vital)
-            alarming = bool(state.lifecycles) and any(
-                state.is_open(kind) for kind in self._kinds_of_vital[vital] if kind in state.lifecycles
+        ts_ms = ctx.reading.ts_ms
+        settled_after = self._alerting.baseline_min_readings
+        max_z = self._alerting.learn_max_z
+        lifecycles = state.lifecycles
+        for vital, value in ctx.measured:
+            baseline = state.baselines.get(vital)
+            if baseline is None:
+                baseline = state.baseline(vital)
+            alarming = bool(lifecycles) and any(
+                state.is_open(kind) for kind in self._kinds_of_vital[vital] if kind in lifecycles
             )
-            settled = baseline.learned >= self._alerting.baseline_min_readings
-            learn = not alarming and (not settled or abs(baseline.z(value)) < self._alerting.learn_max_z)
-            baseline.observe(value, ts_ms=ctx.reading.ts_ms, learn=learn)
+            learn = not alarming and (baseline.learned < settled_after or abs(baseline.z(value)) < max_z)
+            baseline.observe(value, ts_ms=ts_ms, learn=learn)
 
     def _update_news2_inputs(self, state: PatientState, ctx: ReadingContext) -> None:
         ts_ms = ctx.reading.ts_ms
         inputs = state.news2_inputs
-        for vital, parameter in _NEWS2_NAMES.items():
-            value = ctx.value(vital)
-            if value is None or not ctx.quality_ok(ctx.gate_for(vital)):
-                continue
+        for vital, value in ctx.measured:
+            parameter = _NEWS2_NAMES[vital]
             previous = inputs.get(parameter)
+            smoothed = value
             if previous is not None and ts_ms - previous[1] <= 10_000:
                 old = previous[0]
                 if isinstance(old, float):
-                    value = old + _SMOOTHING * (value - old)
-            inputs[parameter] = (value, ts_ms)
-        if "sbp" in ctx.reading.vitals:
-            state.news2_inputs["systolic_bp"] = (ctx.reading.vitals["sbp"], ctx.reading.ts_ms)
+                    smoothed = old + _SMOOTHING * (value - old)
+            inputs[parameter] = (smoothed, ts_ms)
+        sbp = ctx.reading.vitals.get("sbp")
+        if sbp is not None:
+            inputs["systolic_bp"] = (sbp, ts_ms)
 
     def on_observation(self, observation: Observation, *, now_ms: int) -> Outcome:
         """A nurse's (or another device's) observations: NEWS2 inputs, scored at once."""

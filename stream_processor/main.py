@@ -7,7 +7,7 @@ import threading
 
 from alerts.influx import make_influx_sink
 from alerts.influxql import ensure_database
-from alerts.sinks import PointSink, SinkError
+from alerts.sinks import PointSink, SinkError, SqlitePointStore
 from stream_processor.service import ProcessorService
 from vitalstream.settings import Settings
 
@@ -17,7 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def build_sink(settings: Settings) -> PointSink:
-    """The configured InfluxDB sink; for InfluxDB 1.x the database is created if it is missing."""
+    """The configured store: SQLite if ``processor.sqlite_path`` is set, else InfluxDB (for InfluxDB 1.x the
+    database is created if it is missing)."""
+    if settings.processor.sqlite_path:
+        log.info("storing to SQLite", extra={"path": settings.processor.sqlite_path})
+        return SqlitePointStore(settings.processor.sqlite_path)
     if settings.influx.api == "v1":
         try:
             ensure_database(settings.influx)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 __all__ = ["PARAMETERS", "RESPONSES", "News2Error", "News2Score", "news2"]
 
@@ -67,8 +66,9 @@ class News2Score:
 
 
 def _round(value: float, places: int = 0) -> float:
-    quantum = Decimal(1).scaleb(-places)
-    return float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+    """Half up to ``places`` decimals; the tiny epsilon absorbs binary representation (38.05 * 10 = 380.4999...)."""
+    scale = float(10**places)
+    return math.floor(value * scale + 0.5 + 1e-9) / scale
 
 
 def _number(observations: Mapping[str, object], key: str, low: float, high: float) -> float | None:

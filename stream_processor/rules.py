@@ -38,6 +38,7 @@ __all__ = [
     "ReadingContext",
     "RuleSpec",
     "evaluate_reading",
+    "is_quiet",
     "news2_of",
     "rule_specs",
 ]
@@ -90,6 +91,7 @@ class ReadingContext:
         "alerting",
         "from_ecg_analysis",
         "limits",
+        "measured",
         "open_kinds",
         "pulse_argues_against",
         "rate",
@@ -124,6 +126,18 @@ class ReadingContext:
         # A good PPG with a plausible pulse: the heart is beating, whatever the ECG shows.
         pr = vitals.get("pr")
         self.pulse_argues_against = pr is not None and pr >= 30 and sqi.get("ppg", 0.0) >= alerting.sqi_min
+        # (vital, value) of each baseline vital present on a usable channel: what may teach and score.
+        floor = alerting.sqi_min
+        measured = []
+        for vital in ("hr", "spo2", "rr", "temp"):
+            value = self.rate if vital == "hr" else vitals.get(vital)
+            if value is None:
+                continue
+            channel = self.rate_channel if vital == "hr" else _GATES.get(vital)
+            quality = None if channel is None else sqi.get(channel)
+            if quality is None or quality >= floor:
+                measured.append((vital, value))
+        self.measured: tuple[tuple[str, float], ...] = tuple(measured)
 
     def value(self, vital: str) -> float | None:
         return self.rate if vital == "hr" else self.reading.vitals.get(vital)
@@ -529,12 +543,61 @@ def _news2_finding(ctx: ReadingContext) -> Finding:
 # ---------------------------------------------------------------- all together
 
 
+def is_quiet(ctx: ReadingContext) -> bool:  # noqa: PLR0911 -- one early exit per rule family reads best
+    """True when no rule can raise on this reading and nothing is pending or open for the patient.
+
+    Most readings are like that; for them the rules are skipped (and their counters reset). It must
+    never say quiet when a rule would raise: ``tests/test_alert_rules.py`` checks that on random readings.
+    """
+    if ctx.open_kinds:
+        return False
+    reading, limits, a = ctx.reading, ctx.limits, ctx.alerting
+    floor = a.sqi_min
+    for quality in reading.sqi.values():
+        if quality < floor:
+            return False
+    rate = ctx.rate
+    if rate is not None:
+        low = max(limits.hr_low, a.soft_hr_low)
+        high = min(limits.hr_high, a.soft_hr_high, 140.0)  # 140: the extreme tachycardia definition
+        if not low <= rate <= high:
+            return False
+    vitals = reading.vitals
+    spo2 = vitals.get("spo2")
+    if spo2 is not None and spo2 < max(limits.spo2_low, a.soft_spo2_low):
+        return False
+    rr = vitals.get("rr")
+    if rr is not None and not max(limits.rr_low, a.soft_rr_low) <= rr <= min(limits.rr_high, a.soft_rr_high):
+        return False
+    temp = vitals.get("temp")
+    if temp is not None and not limits.temp_low <= temp <= min(limits.temp_high, a.soft_temp_high):
+        return False
+    if reading.runs.get("V", 0) >= 5 or (reading.rhythm is not None and reading.rhythm.label != "N"):
+        return False
+    if a.use_baselines:
+        for vital, value in (("hr", rate), ("spo2", spo2), ("rr", rr), ("temp", temp)):
+            if (
+                value is not None
+                and _established(ctx, vital)
+                and abs(ctx.state.baselines[vital].z(value)) >= a.deviation_z
+            ):
+                return False
+    return True
+
+
 def evaluate_reading(ctx: ReadingContext, hard: tuple[LimitRule, ...]) -> list[Finding]:
     """Every rule's finding for one reading, in a fixed order (deterministic replays)."""
-    findings = [f for f in (_hard(ctx, rule) for rule in hard) if f is not None]
-    findings += _rhythm_rules(ctx)
-    findings += _soft_limits(ctx)
-    findings += _deviations(ctx)
+    if is_quiet(ctx):
+        findings: list[Finding] = []
+        counters = ctx.state.counters
+        for key in ("brady_beats", "tachy_beats", "vf_seconds"):
+            if key in counters:
+                counters[key] = 0.0  # what the rules would do: their conditions are all false here
+    else:
+        findings = [f for f in (_hard(ctx, rule) for rule in hard) if f is not None]
+        findings += _rhythm_rules(ctx)
+        findings += _soft_limits(ctx)
+        findings += _deviations(ctx)
     # NEWS2 moves slowly (smoothed inputs, minutes-long freshness): scoring it every 5 s of device time
     # is as good as every second, and a fifth of the work.
     counters = ctx.state.counters

@@ -106,7 +106,8 @@ class ProcessorService:
             ward_of=settings.processor.ward_of,
             horizon_s=settings.processor.retrospective_horizon_s,
         )
-        self._core_lock = threading.Lock()
+        # One lock around the core and the held messages; re-entrant because handlers run under it.
+        self._core_lock = threading.RLock()
         self._checkpoint = Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint"
         self.counts: Counter[str] = Counter()
         self.ready = threading.Event()
@@ -225,11 +226,18 @@ class ProcessorService:
     def _finish_reconcile(self) -> None:
         with self._core_lock:
             self._reconciled.set()
-            held, self._held = self._held, []
+            held = len(self._held)
         self._client.unsubscribe(ALERTS_ALL)
-        log.info("retained alert states adopted", extra={"held_messages": len(held)})
-        for message in held:
-            self._dispatch(message)
+        log.info("retained alert states adopted", extra={"held_messages": held})
+        # The held messages are handled by the network thread (before the next message it receives)
+        # or by the next tick, whichever comes first, always under the lock and in arrival order.
+
+    def _drain_held(self) -> None:
+        """Handle the messages held during start-up, oldest first. Call with the lock held."""
+        while self._held:
+            held, self._held = self._held, []
+            for message in held:
+                self._dispatch(message)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.ready.clear()
@@ -258,12 +266,13 @@ class ProcessorService:
         if root == "alerts":
             self._adopt_retained(message)
             return
-        if root in _DATA_ROOTS and not self._reconciled.is_set():
-            with self._core_lock:
-                if not self._reconciled.is_set():
-                    self._held.append(message)  # not acknowledged: handled once the retained state is in
-                    return
-        self._dispatch(message)
+        with self._core_lock:
+            if root in _DATA_ROOTS and not self._reconciled.is_set():
+                self._held.append(message)  # not acknowledged: handled once the retained state is in
+                return
+            if self._held:
+                self._drain_held()  # older messages first: readings must reach the core in order
+            self._dispatch(message)
 
     def _adopt_retained(self, message: mqtt.MQTTMessage) -> None:
         if message.retain and message.payload:
@@ -351,6 +360,8 @@ class ProcessorService:
 
     def _tick(self) -> None:
         with self._core_lock:
+            if self._reconciled.is_set() and self._held:
+                self._drain_held()
             outcomes = self.core.on_tick(self._clock_ms())
         for outcome in outcomes:
             self._emit(None, outcome, [])

@@ -8,8 +8,13 @@ import pickle
 import random
 from collections.abc import Iterable
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from stream_processor.core import CommandRefused, ProcessorCore
-from stream_processor.rules import news2_of
+from stream_processor.limits import hard_limit_rules
+from stream_processor.patient import PatientState
+from stream_processor.rules import ReadingContext, _deviations, _hard, _rhythm_rules, _soft_limits, is_quiet, news2_of
 from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import (
     AlertAction,
@@ -305,3 +310,56 @@ def test_checkpoint_round_trip_and_retained_state_wins() -> None:
     restored.adopt_retained(snapshot)
     assert restored.open_alerts() == []
     assert restored.patients["p-1"].event_no == 9
+
+
+@given(
+    hr=st.one_of(st.none(), st.floats(0, 250)),
+    spo2=st.one_of(st.none(), st.floats(50, 100)),
+    rr=st.one_of(st.none(), st.floats(0, 60)),
+    temp=st.one_of(st.none(), st.floats(30, 42)),
+    ecg_q=st.floats(0, 1),
+    ppg_q=st.floats(0, 1),
+    rhythm=st.sampled_from([None, "N", "AF", "VF"]),
+    v_run=st.integers(0, 8),
+    ecg=st.booleans(),
+    learned=st.booleans(),
+)
+def test_a_quiet_reading_is_one_no_rule_would_raise_on(
+    hr: float | None,
+    spo2: float | None,
+    rr: float | None,
+    temp: float | None,
+    ecg_q: float,
+    ppg_q: float,
+    rhythm: str | None,
+    v_run: int,
+    ecg: bool,
+    learned: bool,
+) -> None:
+    """The fast path may only skip the rules when none of them would raise (checked against the rules)."""
+    state = PatientState(ward="w")
+    if learned:
+        for vital, (mean, sd) in {"hr": (70, 4), "spo2": (96, 1), "rr": (16, 2), "temp": (36.8, 0.3)}.items():
+            baseline = state.baseline(vital)
+            for i in range(400):
+                baseline.observe(mean + sd * ((i % 7) - 3) / 3, ts_ms=i * 1000, learn=True)
+    vitals = {k: v for k, v in {"hr": hr, "spo2": spo2, "rr": rr, "temp": temp}.items() if v is not None}
+    reading = VitalsReading(
+        "p-1",
+        "d-1",
+        1,
+        T0,
+        vitals,
+        {"ecg": ecg_q, "ppg": ppg_q},
+        rhythm=None if rhythm is None else Rhythm(rhythm, 0.9),
+        runs={"V": v_run} if v_run else {},
+        models=ECG_MODELS if ecg else {},
+        beats={"N": 1} if ecg else {},
+    )
+    limits, alerting = LimitsSettings(), AlertingSettings()
+    ctx = ReadingContext(reading, state, limits, alerting)
+    if not is_quiet(ctx):
+        return
+    findings = [f for f in (_hard(ctx, rule) for rule in hard_limit_rules(limits)) if f is not None]
+    findings += _rhythm_rules(ctx) + _soft_limits(ctx) + _deviations(ctx)
+    assert [f.kind for f in findings if f.verdict == "raising"] == []

@@ -113,6 +113,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             "token": get("influx_token"),
         },
         "processor": {
+            "sqlite_path": get("sqlite"),
             "ward": get("ward"),
             "client_id": get("client_id") if args.command == "process" else None,
             "state_dir": get("state_dir"),
@@ -226,6 +227,12 @@ def _cmd_classify(_settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    if args.target == "processor":
+        _require("paho", "river", extra="processor")
+        from stream_processor.bench import bench_processor  # noqa: PLC0415
+
+        _print_json(bench_processor(args.broker and settings.broker.url, patients=args.patients, seconds=args.seconds))
+        return 0
     if args.target != "edge":
         sys.stderr.write(f"vitalstream bench {args.target}: not available in this version yet.\n")
         return 2
@@ -358,6 +365,9 @@ def _add_process(sub: Subparsers) -> None:
         help="MQTT client id; it names the persistent session (default vitalstream-processor)",
     )
     process.add_argument("--state-dir", metavar="DIR", help="directory for local state (default var/processor)")
+    process.add_argument(
+        "--sqlite", metavar="PATH", help="store to this SQLite file instead of InfluxDB (demos, benchmarks)"
+    )
     process.set_defaults(run=_cmd_process)
 
 
@@ -422,7 +432,20 @@ def _add_bench(sub: Subparsers) -> None:
     _broker_options(bench)
     _influx_options(bench)
     bench.add_argument("--data", metavar="DIR", help="PhysioNet data directory (default ../shared/data if present)")
-    bench.add_argument("--seconds", type=int, default=60, metavar="N", help="measurement length (default 60)")
+    bench.add_argument(
+        "--seconds",
+        type=int,
+        default=60,
+        metavar="N",
+        help="edge: measurement length; processor: seconds of backlog per patient (default 60)",
+    )
+    bench.add_argument(
+        "--patients",
+        type=int,
+        default=500,
+        metavar="N",
+        help="processor: simulated patients in the backlog (default 500)",
+    )
     bench.set_defaults(run=_cmd_bench)
 
 

@@ -214,6 +214,8 @@ class ProcessorSettings:
     # Where durable local state lives (write spool, checkpoints).
     state_dir: str = "var/processor"
     checkpoint_every_s: float = 30.0
+    # Store to this SQLite file instead of InfluxDB (demos, benchmarks, a laptop without a database).
+    sqlite_path: str = ""
 
     def ward_of(self, patient: str) -> str:
         return self.wards.get(patient, self.ward)

@@ -34,7 +34,8 @@ def parse_ts(text: str) -> int:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError("is not a valid RFC 3339 timestamp") from None
-    ms = (when - _EPOCH) // _MS
+    since = when - _EPOCH  # timedelta arithmetic is exact, unlike float seconds
+    ms = (since.days * 86_400 + since.seconds) * 1000 + since.microseconds // 1000
     if not EARLIEST_MS <= ms < LATEST_MS:
         raise ValueError("lies outside 2000..2100 (device clock not set?)")
     return ms
