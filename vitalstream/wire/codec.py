@@ -259,14 +259,12 @@ def decode_vitals(topic: str, payload: bytes | bytearray) -> VitalsReading:
     topic_patient, topic_device = parse_vitals_topic(topic)
     obj = _load(payload, MAX_VITALS_BYTES)
 
-    patient = obj.get("patient")
-    if patient != topic_patient:  # equal to an already validated identifier, or wrong in some way
-        if _ident(_required(obj, "patient"), "patient") != topic_patient:
-            raise RejectedMessage(RejectReason.TOPIC_MISMATCH, "patient", "payload patient differs from the topic's")
-    device = obj.get("device")
-    if device != topic_device:
-        if _ident(_required(obj, "device"), "device") != topic_device:
-            raise RejectedMessage(RejectReason.TOPIC_MISMATCH, "device", "payload device differs from the topic's")
+    # Equal to the topic's already validated identifier (the common case), or wrong in some way that
+    # the field reader names precisely before the mismatch is reported.
+    if obj.get("patient") != topic_patient and _ident(_required(obj, "patient"), "patient") != topic_patient:
+        raise RejectedMessage(RejectReason.TOPIC_MISMATCH, "patient", "payload patient differs from the topic's")
+    if obj.get("device") != topic_device and _ident(_required(obj, "device"), "device") != topic_device:
+        raise RejectedMessage(RejectReason.TOPIC_MISMATCH, "device", "payload device differs from the topic's")
     seq = obj.get("seq")
     if type(seq) is not int or not 0 <= seq <= _MAX_SEQ:
         seq = _integer(_required(obj, "seq"), "seq", 0, _MAX_SEQ)
