@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import urllib3
 
-from alerts.points import Point
+from alerts.points import AnyPoint
 from alerts.sinks import SinkUnavailable, classify_status
 from vitalstream.settings import InfluxSettings
 
@@ -22,7 +22,7 @@ __all__ = ["InfluxV1Sink", "InfluxV2Sink", "make_influx_sink"]
 log = logging.getLogger(__name__)
 
 
-def _body(points: Sequence[Point]) -> bytes:
+def _body(points: Sequence[AnyPoint]) -> bytes:
     return "\n".join(point.line() for point in points).encode()
 
 
@@ -41,7 +41,7 @@ class InfluxV1Sink:
             self._headers["Authorization"] = f"Token {settings.token}"
         self._http = urllib3.PoolManager(timeout=urllib3.Timeout(total=settings.timeout_s), retries=False, maxsize=2)
 
-    def write(self, points: Sequence[Point]) -> None:
+    def write(self, points: Sequence[AnyPoint]) -> None:
         try:
             response = self._http.request("POST", self._url, body=_body(points), headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
@@ -73,7 +73,7 @@ class InfluxV2Sink:
         )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
-    def write(self, points: Sequence[Point]) -> None:
+    def write(self, points: Sequence[AnyPoint]) -> None:
         from influxdb_client.domain.write_precision import WritePrecision  # noqa: PLC0415
         from influxdb_client.rest import ApiException  # noqa: PLC0415
 

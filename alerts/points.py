@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from vitalstream.wire import Alert, AlertEvent, EdgeEvent, Observation, VitalsReading
 
 __all__ = [
+    "AnyPoint",
     "FieldValue",
     "Point",
+    "VitalsPoint",
     "alert_event_point",
     "alert_point",
     "edge_event_point",
@@ -79,20 +81,53 @@ class Point:
         return f"{head} {body} {self.time_ms}"
 
 
-def vitals_point(reading: VitalsReading) -> Point:
-    fields: list[tuple[str, FieldValue]] = [(key, float(value)) for key, value in reading.vitals.items()]
-    fields.append(("seq", reading.seq))
-    fields.extend((f"sqi_{channel}", value) for channel, value in reading.sqi.items())
-    if reading.rhythm is not None:
-        fields.extend((("rhythm", reading.rhythm.label), ("rhythm_p", reading.rhythm.p)))
-    fields.extend((f"beats_{beat_class}", count) for beat_class, count in reading.beats.items())
-    fields.extend((f"run_{beat_class}", length) for beat_class, length in reading.runs.items())
-    return Point(
-        "vitals",
-        (("device", reading.device), ("patient", reading.patient)),
-        tuple(sorted(fields)),
-        reading.ts_ms,
-    )
+class VitalsPoint:
+    """The ``vitals`` point of one reading, rendered only when written (10,000 of these a second).
+
+    Same interface as :class:`Point`. Tag values need no escaping: patient and device ids are checked
+    against ``[A-Za-z0-9][A-Za-z0-9_.-]*`` by the codec, which contains no line-protocol specials.
+    """
+
+    __slots__ = ("reading",)
+    measurement = "vitals"
+
+    def __init__(self, reading: VitalsReading) -> None:
+        self.reading = reading
+
+    @property
+    def tags(self) -> tuple[tuple[str, str], ...]:
+        return (("device", self.reading.device), ("patient", self.reading.patient))
+
+    @property
+    def time_ms(self) -> int:
+        return self.reading.ts_ms
+
+    @property
+    def fields(self) -> tuple[tuple[str, FieldValue], ...]:
+        r = self.reading
+        fields: list[tuple[str, FieldValue]] = [(key, float(value)) for key, value in r.vitals.items()]
+        fields.append(("seq", r.seq))
+        fields.extend((f"sqi_{channel}", value) for channel, value in r.sqi.items())
+        if r.rhythm is not None:
+            fields.extend((("rhythm", r.rhythm.label), ("rhythm_p", r.rhythm.p)))
+        fields.extend((f"beats_{beat_class}", count) for beat_class, count in r.beats.items())
+        fields.extend((f"run_{beat_class}", length) for beat_class, length in r.runs.items())
+        return tuple(sorted(fields))
+
+    def line(self) -> str:
+        r = self.reading
+        body = [f"{key}={float(value)!r}" for key, value in r.vitals.items()]
+        body.append(f"seq={r.seq}i")
+        body.extend(f"sqi_{channel}={float(value)!r}" for channel, value in r.sqi.items())
+        if r.rhythm is not None:
+            body.append(f"rhythm={_field(r.rhythm.label)},rhythm_p={float(r.rhythm.p)!r}")
+        body.extend(f"beats_{beat_class}={count}i" for beat_class, count in r.beats.items())
+        body.extend(f"run_{beat_class}={length}i" for beat_class, length in r.runs.items())
+        return f"vitals,device={r.device},patient={r.patient} {','.join(body)} {r.ts_ms}"
+
+
+def vitals_point(reading: VitalsReading) -> VitalsPoint:
+    return VitalsPoint(reading)
 
 
 def _alert_fields(alert: Alert) -> list[tuple[str, FieldValue]]:
@@ -186,3 +221,6 @@ def edge_event_point(event: EdgeEvent) -> Point:
         tuple(sorted(fields)),
         event.ts_ms,
     )
+
+
+AnyPoint = Point | VitalsPoint

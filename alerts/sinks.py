@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from alerts.points import Point
+from alerts.points import AnyPoint
 from vitalstream.errors import VitalstreamError
 
 __all__ = ["PointSink", "SinkError", "SinkRejected", "SinkUnavailable", "SqlitePointStore", "parse_retry_after"]
@@ -42,7 +42,7 @@ class SinkRejected(SinkError):
 
 
 class PointSink(Protocol):
-    def write(self, points: Sequence[Point]) -> None: ...
+    def write(self, points: Sequence[AnyPoint]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -70,7 +70,8 @@ def classify_status(status: int, body: str, *, retry_after: str | None) -> SinkE
 class SqlitePointStore:
     """The demo's embedded store: the same points and keys as InfluxDB, in one SQLite file.
 
-    A point's key is (measurement, tags, time); writing it again replaces it, like InfluxDB.
+    A point's key is (measurement, tags, time); writing it again replaces it, like InfluxDB. The point
+    itself is kept as its line-protocol text, which can be replayed into InfluxDB as it is.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -79,21 +80,11 @@ class SqlitePointStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS points (measurement TEXT NOT NULL, series TEXT NOT NULL, "
-            "time_ms INTEGER NOT NULL, fields TEXT NOT NULL, PRIMARY KEY (measurement, series, time_ms))"
+            "time_ms INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (measurement, series, time_ms))"
         )
 
-    def write(self, points: Sequence[Point]) -> None:
-        import orjson  # noqa: PLC0415 -- keeps the module importable for type checks without the codec
-
-        rows = [
-            (
-                p.measurement,
-                ",".join(f"{k}={v}" for k, v in p.tags),
-                p.time_ms,
-                orjson.dumps(dict(p.fields)).decode(),
-            )
-            for p in points
-        ]
+    def write(self, points: Sequence[AnyPoint]) -> None:
+        rows = [(p.measurement, ",".join(f"{k}={v}" for k, v in p.tags), p.time_ms, p.line()) for p in points]
         with self._lock:
             try:
                 self._db.execute("BEGIN")

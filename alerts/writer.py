@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from alerts.points import Point
+from alerts.points import AnyPoint
 from alerts.sinks import PointSink, SinkRejected, SinkUnavailable
 
 __all__ = ["BatchingWriter", "WriterStats"]
@@ -66,7 +66,7 @@ class BatchingWriter:
         self._reject_file = reject_file
         self._max_backoff = max_backoff_s
         self._rng = rng or random.Random()
-        self._queue: deque[tuple[Sequence[Point], object, float]] = deque()
+        self._queue: deque[tuple[Sequence[AnyPoint], object, float]] = deque()
         self._queued_points = 0
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -85,7 +85,7 @@ class BatchingWriter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, points: Sequence[Point], token: object = None) -> None:
+    def submit(self, points: Sequence[AnyPoint], token: object = None) -> None:
         """Queue ``points``; ``token`` is reported to ``on_durable`` once they are stored (or set aside)."""
         with self._cond:
             self._queue.append((points, token, time.monotonic()))
@@ -116,7 +116,7 @@ class BatchingWriter:
         self._thread.join(timeout=5.0)
         return flushed
 
-    def _take_batch(self) -> tuple[list[Point], list[object]] | None:
+    def _take_batch(self) -> tuple[list[AnyPoint], list[object]] | None:
         with self._cond:
             while True:
                 if self._queue:
@@ -129,7 +129,7 @@ class BatchingWriter:
                 if self._stopping:
                     return None
                 self._cond.wait(self._interval)
-            points: list[Point] = []
+            points: list[AnyPoint] = []
             tokens: list[object] = []
             while self._queue and (not points or len(points) + len(self._queue[0][0]) <= self._batch_size):
                 entry_points, token, _ = self._queue.popleft()
@@ -152,7 +152,7 @@ class BatchingWriter:
                 self._in_flight = 0
                 self._cond.notify_all()
 
-    def _write_with_retry(self, points: list[Point]) -> bool:
+    def _write_with_retry(self, points: list[AnyPoint]) -> bool:
         """Store ``points`` (or set them aside); ``False`` only if stopped while the store was down."""
         backoff = 0.2
         while True:
@@ -178,7 +178,7 @@ class BatchingWriter:
             self.stats.points += len(points)
             return True
 
-    def _set_aside(self, points: list[Point], exc: SinkRejected) -> None:
+    def _set_aside(self, points: list[AnyPoint], exc: SinkRejected) -> None:
         self.stats.rejected_points += len(points)
         log.error(
             "store rejected a batch; kept in the reject file",

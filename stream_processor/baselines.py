@@ -18,7 +18,7 @@ much for a 10 KiB per-patient budget), and on per-minute means it needs no more.
 >>> b = VitalBaseline.for_vital("hr")
 >>> round(b.mean, 1), round(b.sd, 1)  # the population prior before anything is learned
 (75.0, 12.0)
->>> for second in range(1800):  # half an hour of a resting athlete
+>>> for second in range(1800):  # half an hour of a resting athlete, one reading a second
 ...     b.observe(52.0, ts_ms=second * 1000, learn=True)
 >>> round(b.mean), round(b.sd, 1)
 (55, 4.3)
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from river import drift, stats
 
-__all__ = ["POPULATION", "Prior", "VitalBaseline"]
+__all__ = ["POPULATION", "SAMPLE_MS", "Prior", "VitalBaseline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +52,14 @@ POPULATION: dict[str, Prior] = {
     "dbp": Prior(76.0, 10.0, 4.0),
 }
 
-# Weight of the prior, in learned readings: after ~5 minutes at 1 Hz the patient's own data weigh as much.
-_PRIOR_WEIGHT = 300.0
-_FADING = 1 / 1800  # EW time constant of ~30 minutes at 1 Hz: a normal that follows the day, not the minute
-_ADOPT_FADING = 1 / 3600  # ~1 hour: how slowly an accepted change of normal is learned
+# The baseline learns one sample every 5 s of device time: a normal with a 30-minute time constant is no
+# better estimated from every second, and this is the processor's hottest loop (10,000 readings a second).
+SAMPLE_MS = 5000
+_SAMPLES_PER_S = 1000 / SAMPLE_MS
+# Weight of the prior, in samples: after ~5 minutes the patient's own data weigh as much.
+_PRIOR_WEIGHT = 300 * _SAMPLES_PER_S
+_FADING = 1 / (1800 * _SAMPLES_PER_S)  # EW time constant ~30 minutes: a normal that follows the day, not the minute
+_ADOPT_FADING = 1 / (3600 * _SAMPLES_PER_S)  # ~1 hour: how slowly an accepted change of normal is learned
 _MINUTE_MS = 60_000
 
 
@@ -68,6 +72,7 @@ class VitalBaseline:
         "_minute_n",
         "_minute_start",
         "_minute_sum",
+        "_next_sample_ms",
         "_shift",
         "adopting",
         "learned",
@@ -85,6 +90,7 @@ class VitalBaseline:
         self._minute_start: int | None = None
         self._minute_sum = 0.0
         self._minute_n = 0
+        self._next_sample_ms = 0
 
     @classmethod
     def for_vital(cls, vital: str) -> VitalBaseline:
@@ -105,6 +111,15 @@ class VitalBaseline:
         learned_sd = math.sqrt(max(float(self._ewvar.get()), self.prior.floor_sd**2))
         return w * learned_sd + (1 - w) * self.prior.sd
 
+    @property
+    def learned_s(self) -> float:
+        """Seconds of the patient's data in the baseline (one sample stands for ``SAMPLE_MS``)."""
+        return self.learned * SAMPLE_MS / 1000
+
+    def due(self, ts_ms: int) -> bool:
+        """Is a learning sample due at ``ts_ms``? (Callers skip the learn/no-learn decision otherwise.)"""
+        return ts_ms >= self._next_sample_ms
+
     def z(self, value: float) -> float:
         return (value - self.mean) / self.sd
 
@@ -113,8 +128,11 @@ class VitalBaseline:
         return self.mean - k * self.sd, self.mean + k * self.sd
 
     def observe(self, value: float, *, ts_ms: int, learn: bool) -> None:
-        """Feed one good-quality value; ``learn`` says whether it may teach the baseline."""
+        """Feed one good-quality value; ``learn`` says whether it may teach the baseline (when a sample is due)."""
         self._track_shift(value, ts_ms)
+        if ts_ms < self._next_sample_ms:
+            return
+        self._next_sample_ms = ts_ms + SAMPLE_MS
         if self.adopting:
             # Adoption: the mean follows the new level slowly, whatever it looks like (hard limits
             # still alarm). The spread is not updated meanwhile: a level shift is not variability, and

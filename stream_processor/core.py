@@ -200,17 +200,20 @@ class ProcessorCore:
         if not self._alerting.use_baselines:
             return
         ts_ms = ctx.reading.ts_ms
-        settled_after = self._alerting.baseline_min_readings
+        settled_after = self._alerting.baseline_min_s
         max_z = self._alerting.learn_max_z
         lifecycles = state.lifecycles
         for vital, value in ctx.measured:
             baseline = state.baselines.get(vital)
             if baseline is None:
                 baseline = state.baseline(vital)
+            if not baseline.due(ts_ms):
+                baseline.observe(value, ts_ms=ts_ms, learn=False)  # change detection only
+                continue
             alarming = bool(lifecycles) and any(
                 state.is_open(kind) for kind in self._kinds_of_vital[vital] if kind in lifecycles
             )
-            learn = not alarming and (baseline.learned < settled_after or abs(baseline.z(value)) < max_z)
+            learn = not alarming and (baseline.learned_s < settled_after or abs(baseline.z(value)) < max_z)
             baseline.observe(value, ts_ms=ts_ms, learn=learn)
 
     def _update_news2_inputs(self, state: PatientState, ctx: ReadingContext) -> None:

@@ -218,13 +218,13 @@ def _baseline_facts(ctx: ReadingContext, vital: str, value: float) -> dict[str, 
         "mean": round(baseline.mean, 2),
         "sd": round(baseline.sd, 2),
         "z": round(baseline.z(value), 2),
-        "learned": float(baseline.learned),
+        "learned_s": baseline.learned_s,
     }
 
 
 def _established(ctx: ReadingContext, vital: str) -> bool:
     baseline = ctx.state.baselines.get(vital)
-    return baseline is not None and baseline.learned >= ctx.alerting.baseline_min_readings
+    return baseline is not None and baseline.learned_s >= ctx.alerting.baseline_min_s
 
 
 def _widening(ctx: ReadingContext, kind: str) -> float:

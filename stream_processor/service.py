@@ -31,7 +31,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from alerts.points import (
-    Point,
+    AnyPoint,
     alert_event_point,
     alert_point,
     edge_event_point,
@@ -351,7 +351,7 @@ class ProcessorService:
         self.counts["commands"] += 1
         self._emit(message, outcome, [])
 
-    def _emit(self, message: mqtt.MQTTMessage | None, outcome: Outcome, points: list[Point]) -> None:
+    def _emit(self, message: mqtt.MQTTMessage | None, outcome: Outcome, points: list[AnyPoint]) -> None:
         """Publish the outcome's alert messages and store its points; ack ``message`` once all are durable."""
         # One effect for the store write; publishes add theirs as they are sent.
         ticket = self._ledger.open(message.mid, effects=1) if message is not None and message.qos > 0 else None
@@ -366,8 +366,8 @@ class ProcessorService:
         for outcome in outcomes:
             self._emit(None, outcome, [])
 
-    def _alert_points(self, events: tuple[AlertEvent, ...]) -> list[Point]:
-        points: list[Point] = []
+    def _alert_points(self, events: tuple[AlertEvent, ...]) -> list[AnyPoint]:
+        points: list[AnyPoint] = []
         for event in events:
             points += [alert_point(event.alert), alert_event_point(event)]
             alert = event.alert

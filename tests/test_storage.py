@@ -221,3 +221,15 @@ def test_writer_is_safe_with_many_submitting_threads() -> None:
     assert writer.stop(timeout_s=10)
     assert sum(len(b) for b in sink.batches) == 800
     assert sorted(durable) == sorted(k * 1000 + i for k in range(4) for i in range(200))  # type: ignore[type-var]
+
+
+def test_fast_vitals_line_says_the_same_as_the_generic_one() -> None:
+    reading = VitalsReading(
+        "p-1", "d-1", 9, T0, {"hr": 72.0, "pr": 70.5}, {"ecg": 0.9}, Rhythm("AF", 0.8), {"V": 2}, runs={"V": 2}
+    )
+    fast = vitals_point(reading)
+    generic = Point(fast.measurement, fast.tags, fast.fields, fast.time_ms).line()
+    head_fast, body_fast, time_fast = fast.line().split(" ")
+    head_generic, body_generic, time_generic = generic.split(" ")
+    assert (head_fast, time_fast) == (head_generic, time_generic)
+    assert sorted(body_fast.split(",")) == sorted(body_generic.split(","))

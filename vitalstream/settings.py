@@ -184,7 +184,7 @@ class AlertingSettings:
     soft_delay_s: float = 600.0
     personal_band_sd: float = 3.0
     learn_max_z: float = 3.0
-    baseline_min_readings: int = 300
+    baseline_min_s: float = 300.0
     deviation_z: float = 4.5
     deviation_clear_z: float = 2.5
     deviation_delay_s: float = 600.0
