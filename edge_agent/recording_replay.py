@@ -4,8 +4,9 @@ Each record becomes one patient with one device. The ECG lead is picked by name 
 by ``ecg_channel``; a PLETH channel, when present, is replayed as PPG; for BIDMC, the 1 Hz SpO2
 and respiratory rate of the matching ``*_Numerics.csv`` travel along as direct vitals.
 
-Pacing: second ``k`` of a record is due ``k / speed`` seconds after the start and is stamped
-``start + k`` seconds of device time, so ``speed=1`` is a live device and ``speed=10`` a device
+Pacing: second ``k`` of a record (its samples from ``k`` to ``k + 1`` s) is due ``(k + 1) / speed``
+seconds after the start and is stamped ``start + k + 1`` seconds of device time (a frame carries the
+time at the end of its chunk), so ``speed=1`` is a live device and ``speed=10`` a device
 whose clock runs ten times faster than the wall clock (useful to push a 30-minute record through
 the whole system in 3 minutes).
 
@@ -105,14 +106,19 @@ class RecordingReplay:
         return [(item.patient, item.device) for item in self._items]
 
     @property
+    def seconds(self) -> int:
+        """The longest record's length in whole seconds."""
+        return max(item.seconds for item in self._items)
+
+    @property
     def finished(self) -> bool:
-        return self._next >= max(item.seconds for item in self._items)
+        return self._next >= self.seconds
 
     def frames_until(self, now_ms: int) -> list[DeviceFrame]:
         frames: list[DeviceFrame] = []
-        while not self.finished and self._start_ms + self._next * 1000 / self._speed <= now_ms:
+        while not self.finished and self._start_ms + (self._next + 1) * 1000 / self._speed <= now_ms:
             second = self._next
-            ts_ms = self._start_ms + second * 1000
+            ts_ms = self._start_ms + (second + 1) * 1000
             for item in self._items:
                 if second >= item.seconds:
                     continue

@@ -11,15 +11,19 @@ list are ``stable``. An entry is a profile or an episode ``kind@onset[+duration]
     pvc@20, vrun@30+8                           frequent PVCs (bigeminy) / a run of ventricular beats
     asystole@30+15, vf@30+20                    no beats at all / ventricular fibrillation (no pulse either)
     motion@25+30, leadoff@25+20                 artefact: motion noise / an electrode off (flat ECG)
+    offline@60+180                              sensor loss: the device sends nothing
+    sepsis@3600                                 a sepsis-like trend: HR, RR, temperature up, SpO2, BP down over hours
+    athlete/motion@300+20/tachycardia@900       a profile and several episodes for one patient, joined by "/"
     mixed                                       (whole spec) a ward where every 4th patient deteriorates
 
-Rhythm and artefact episodes only show in the simulated waveforms (``--source sim``); the
-vitals-only simulator (``sim:vitals``) ignores them.
+Rhythm episodes only show in the simulated waveforms (``--source sim``); the vitals-only
+simulator (``sim:vitals``) shows artefacts as what they do to a wearable's numbers (a jumping pulse
+rate, SpO2 dips, a poor signal quality).
 
 Everything here is pure and deterministic.
 
->>> [s.name for s in parse_scenarios("tachycardia@20,athlete", patients=3)]
-['tachycardia@20+60', 'athlete', 'stable']
+>>> [s.name for s in parse_scenarios("tachycardia@20,athlete/motion@30+10", patients=3)]
+['tachycardia@20+60', 'athlete/motion@30+10', 'stable']
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from vitalstream.errors import ConfigError
 
-__all__ = ["EPISODES", "PROFILES", "Episode", "Profile", "Scenario", "parse_scenarios"]
+__all__ = ["COMPOSITES", "EPISODES", "PROFILES", "Episode", "Profile", "Scenario", "parse_scenarios"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class Episode:
     rhythm: str | None = None  # "AF" or "VT" while active (waveforms only)
     artefact: str | None = None  # "motion" or "leadoff" while active (waveforms only)
     pvc_every: int = 0  # a premature ventricular beat every n beats while active
+    silent: bool = False  # the device sends nothing while active
 
     def active(self, t_s: float) -> bool:
         return self.onset_s <= t_s < self.onset_s + self.duration_s
@@ -73,6 +78,8 @@ class Episode:
         end = self.onset_s + self.duration_s
         if t_s <= self.onset_s or t_s >= end + self.ramp_s:
             return 0.0
+        if self.ramp_s <= 0.0:
+            return 1.0 if self.active(t_s) else 0.0
         rise = (t_s - self.onset_s) / self.ramp_s
         fall = (end + self.ramp_s - t_s) / self.ramp_s
         return min(1.0, rise, fall)
@@ -93,7 +100,18 @@ EPISODES: dict[str, Episode] = {
         Episode("vf", "hr", None, duration_s=20.0, ramp_s=0.5, rhythm="VF"),
         Episode("motion", "hr", None, duration_s=30.0, ramp_s=1.0, artefact="motion"),
         Episode("leadoff", "hr", None, duration_s=20.0, ramp_s=1.0, artefact="leadoff"),
+        Episode("offline", "hr", None, duration_s=180.0, ramp_s=0.0, silent=True),
     )
+}
+
+
+# Several vitals moving together. Sepsis-like: over hours, heart and breathing rate and temperature
+# climb while SpO2 and blood pressure sag, every vital alone staying near its limits for a long time.
+COMPOSITES: dict[str, tuple[Episode, ...]] = {
+    "sepsis": tuple(
+        Episode("sepsis", vital, target, onset_s=3600.0, duration_s=8 * 3600.0, ramp_s=4 * 3600.0)
+        for vital, target in (("hr", 118.0), ("rr", 27.0), ("temp", 38.9), ("spo2", 93.0), ("sbp", 92.0))
+    ),
 }
 
 
@@ -106,32 +124,45 @@ class Scenario:
 
     @property
     def name(self) -> str:
-        if not self.episodes:
-            return self.profile.name
-        return ",".join(f"{e.kind}@{e.onset_s:g}+{e.duration_s:g}" for e in self.episodes)
+        parts = [] if self.profile.name == "stable" and self.episodes else [self.profile.name]
+        for episode in self.episodes:
+            part = f"{episode.kind}@{episode.onset_s:g}+{episode.duration_s:g}"
+            if part not in parts:  # a composite's episodes share one name
+                parts.append(part)
+        return "/".join(parts)
 
     @property
     def deteriorates(self) -> bool:
         return bool(self.episodes)
 
 
-def _parse_entry(entry: str) -> Scenario:
-    if entry in PROFILES:
-        return Scenario(PROFILES[entry])
-    kind, at, timing = entry.partition("@")
-    if kind not in EPISODES:
-        known = ", ".join([*PROFILES, *EPISODES])
+def _episodes(part: str, entry: str) -> tuple[Episode, ...]:
+    kind, at, timing = part.partition("@")
+    if kind not in EPISODES and kind not in COMPOSITES:
+        known = ", ".join([*PROFILES, *EPISODES, *COMPOSITES])
         raise ConfigError(f"unknown scenario {entry!r}; known: {known}", source="scenario")
-    episode = EPISODES[kind]
-    if at and timing:
-        onset, plus, duration = timing.partition("+")
-        try:
-            episode = replace(episode, onset_s=float(onset))
-            if plus:
-                episode = replace(episode, duration_s=float(duration))
-        except ValueError:
-            raise ConfigError(f"bad timing in {entry!r}: expected kind@onset[+duration]", source="scenario") from None
-    return Scenario(PROFILES["stable"], (episode,))
+    episodes = COMPOSITES.get(kind) or (EPISODES[kind],)
+    if not (at and timing):
+        return episodes
+    onset, plus, duration = timing.partition("+")
+    try:
+        onset_s = float(onset)
+        durations = [float(duration) if plus else episode.duration_s for episode in episodes]
+    except ValueError:
+        raise ConfigError(f"bad timing in {entry!r}: expected kind@onset[+duration]", source="scenario") from None
+    return tuple(
+        replace(episode, onset_s=onset_s, duration_s=length)
+        for episode, length in zip(episodes, durations, strict=True)
+    )
+
+
+def _parse_entry(entry: str) -> Scenario:
+    parts = [part.strip() for part in entry.split("/") if part.strip()]
+    profile = PROFILES["stable"]
+    if parts and parts[0] in PROFILES:
+        profile = PROFILES[parts.pop(0)]
+    episodes = tuple(episode for part in parts for episode in _episodes(part, entry))
+    return Scenario(profile, episodes)
 
 
 def _mixed(patients: int) -> list[Scenario]:

@@ -80,13 +80,35 @@ class SimulatedPatient:
             weight = episode.weight(float(t_s))
             if weight > 0.0 and episode.target is not None:
                 values[episode.vital] += weight * (episode.target - base[episode.vital])
+        artefact = self.artefact_at(t_s)
+        if artefact == "motion":
+            # What a moving wrist does to a wearable's numbers: a pulse rate that jumps around and
+            # an SpO2 that dips, both flagged by a poor signal quality (see sqi_at).
+            values["hr"] += self._rng.uniform(-25.0, 70.0)
+            values["spo2"] = min(values["spo2"], self._rng.uniform(72.0, 90.0))
         values["spo2"] = min(100.0, values["spo2"])
+        if artefact == "leadoff":
+            del values["hr"]  # no ECG, no heart rate
         if t_s % _BP_EVERY_S != 0:
             del values["sbp"], values["dbp"]
         return {vital: round(value, _ROUND[vital]) for vital, value in values.items()}
 
-    def sqi_at(self) -> dict[str, float]:
-        return {"ecg": round(self._rng.uniform(0.92, 0.99), 2), "ppg": round(self._rng.uniform(0.88, 0.98), 2)}
+    def artefact_at(self, t_s: int) -> str | None:
+        return next((e.artefact for e in self.scenario.episodes if e.artefact and e.active(float(t_s))), None)
+
+    def silent_at(self, t_s: int) -> bool:
+        """The device sends nothing (battery, out of range, taken off)."""
+        return any(e.silent and e.active(float(t_s)) for e in self.scenario.episodes)
+
+    def sqi_at(self, t_s: int) -> dict[str, float]:
+        artefact = self.artefact_at(t_s)
+        ecg = self._rng.uniform(0.92, 0.99)
+        ppg = self._rng.uniform(0.88, 0.98)
+        if artefact == "motion":
+            ecg, ppg = self._rng.uniform(0.05, 0.35), self._rng.uniform(0.05, 0.3)
+        elif artefact == "leadoff":
+            ecg = 0.0
+        return {"ecg": round(ecg, 2), "ppg": round(ppg, 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +145,17 @@ class SimulatedWard:
             tick = self._next_tick
             ts_ms = self._start_ms + tick * 1000
             for device, patient in zip(self.devices, self._patients, strict=True):
+                vitals, sqi = patient.vitals_at(tick), patient.sqi_at(tick)
+                if patient.silent_at(tick):
+                    continue  # generated all the same, so what follows does not depend on the silence
                 readings.append(
                     VitalsReading(
                         patient=device.patient,
                         device=device.device,
                         seq=self._first_seq + tick,
                         ts_ms=ts_ms,
-                        vitals=patient.vitals_at(tick),
-                        sqi=patient.sqi_at(),
+                        vitals=vitals,
+                        sqi=sqi,
                     )
                 )
             self._next_tick += 1

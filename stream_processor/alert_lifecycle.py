@@ -276,7 +276,12 @@ class AlertLifecycle:
         if alert is None:
             raise CommandRefused("unknown_alert", "no such alert")
         if alert.state is AlertState.RESOLVED:
-            raise CommandRefused("not_allowed", f"the alert is already resolved ({alert.resolution})")
+            # Artefact alarms often clear by themselves before anyone looks. Calling such an alert a
+            # false alarm afterwards is still what the clinician means, and it must still teach.
+            if not (action is AlertAction.FALSE_ALARM and alert.resolution is Resolution.CLEARED):
+                raise CommandRefused("not_allowed", f"the alert is already resolved ({alert.resolution})")
+            self.alert = replace(alert, resolution=Resolution.FALSE_ALARM, updated_ms=ts_ms)
+            return Transition.FALSE_ALARM, self.alert
         if action is AlertAction.ACKNOWLEDGE:
             if alert.state is AlertState.ACKNOWLEDGED:
                 raise CommandRefused("not_allowed", "the alert is already acknowledged")

@@ -36,6 +36,7 @@ from stream_processor.rules import (
     RuleSpec,
     evaluate_reading,
     news2_of,
+    news2_verdict,
     rule_specs,
 )
 from stream_processor.sequence import SeqStatus, SeqTracker, SeqVerdict
@@ -260,7 +261,7 @@ class ProcessorCore:
 
         # A nurse's observation is deliberate: it scores now, without the delay meant for noisy streams.
         changes = lifecycle.observe(
-            "clear" if score.band == "low" else "raising",
+            news2_verdict(score, is_open=state.is_open("news2")),
             ts_ms=observation.ts_ms,
             subject=subject,
             retrospective=retrospective,

@@ -40,6 +40,7 @@ __all__ = [
     "evaluate_reading",
     "is_quiet",
     "news2_of",
+    "news2_verdict",
     "rule_specs",
 ]
 
@@ -97,6 +98,7 @@ class ReadingContext:
         "rate",
         "rate_channel",
         "reading",
+        "sqi",
         "state",
     )
 
@@ -110,6 +112,17 @@ class ReadingContext:
         # Kinds with a lifecycle (pending or open): only these need a finding when the verdict is not "raising".
         self.open_kinds = state.lifecycles.keys()
         vitals, sqi = reading.vitals, reading.sqi
+        rhythm = reading.rhythm
+        if (
+            rhythm is not None
+            and rhythm.label == "AF"
+            and sqi.get("ppg", 1.0) < alerting.sqi_min <= sqi.get("ecg", 0.0)
+        ):
+            # An irregular rhythm makes an irregular pulse wave, which a periodicity-based PPG quality
+            # scores as poor. With a good ECG showing AF, that is the heart, not the sensor: the PPG
+            # counts as just usable (no "check sensor", SpO2 alarms not held back).
+            sqi = {**sqi, "ppg": alerting.sqi_min}
+        self.sqi = sqi
         # Heart rate and the channel it came from: the ECG's if there is one, else the PPG pulse rate.
         if "hr" in vitals:
             self.rate: float | None = vitals["hr"]
@@ -150,7 +163,7 @@ class ReadingContext:
     def quality_ok(self, channel: str | None) -> bool:
         if channel is None:
             return True
-        quality = self.reading.sqi.get(channel)
+        quality = self.sqi.get(channel)
         return quality is None or quality >= self.alerting.sqi_min
 
     def wanted(self, kind: str, verdict: Verdict) -> bool:
@@ -479,12 +492,12 @@ def _af_describer(ctx: ReadingContext, p: float) -> Describe:
 def _signal_quality(ctx: ReadingContext) -> Finding | None:
     reading = ctx.reading
     floor = ctx.alerting.sqi_min
-    if "signal_quality" not in ctx.open_kinds and all(q >= floor for q in reading.sqi.values()):
+    if "signal_quality" not in ctx.open_kinds and all(q >= floor for q in ctx.sqi.values()):
         return None  # the common case: every channel fine, nothing pending
     # Asystole and VF look like poor signals; they must page as what they are, not as "check sensor".
     physiological = reading.vitals.get("hr") == 0.0 or (reading.rhythm is not None and reading.rhythm.label == "VF")
-    poor = {ch: q for ch, q in reading.sqi.items() if q < floor}
-    good = all(q >= floor + 0.1 for q in reading.sqi.values())
+    poor = {ch: q for ch, q in ctx.sqi.items() if q < floor}
+    good = all(q >= floor + 0.1 for q in ctx.sqi.values())
     verdict: Verdict = "hold" if physiological else "raising" if poor else "clear" if good else "hold"
     channels = ", ".join(sorted(poor)) or "none"
 
@@ -517,9 +530,20 @@ _CONTINUOUS = frozenset({"respiration_rate", "spo2", "pulse", "temperature"})
 BAND_PRIORITY = {"low-medium": Priority.LOW, "medium": Priority.MEDIUM, "high": Priority.HIGH}
 
 
+# Hysteresis for NEWS2: an open NEWS2 alert clears only once the total is back to this or less, so
+# a score hovering at a band edge (4, 5, 4, 5 ...) does not page, clear and page again.
+NEWS2_CLEAR_TOTAL = 2
+
+
+def news2_verdict(score: News2Score, *, is_open: bool) -> Verdict:
+    if score.band != "low":
+        return "raising"
+    return "hold" if is_open and score.total > NEWS2_CLEAR_TOTAL else "clear"
+
+
 def _news2_finding(ctx: ReadingContext) -> Finding:
     score = news2_of(ctx.state, ctx.reading.ts_ms, ctx.alerting)
-    verdict: Verdict = "clear" if score.band == "low" else "raising"
+    verdict = news2_verdict(score, is_open=ctx.state.is_open("news2"))
 
     def describe(held_ms: int) -> AlertExplanation:
         missing = f"; not scored (missing or stale): {', '.join(score.missing)}" if score.missing else ""

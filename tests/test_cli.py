@@ -94,5 +94,5 @@ def test_a_missing_extra_is_named_in_one_line() -> None:
 
 
 def test_coming_subcommands_say_so_honestly(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "processor"]) == 2
+    assert main(["bench", "influx"]) == 2
     assert "not available in this version" in capsys.readouterr().err

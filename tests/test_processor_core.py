@@ -162,3 +162,19 @@ def test_patient_state_pickles_and_restores() -> None:
     restored.patients = pickle.loads(pickle.dumps(core.patients))
     assert [a.alert_id for a in restored.open_alerts()] == [a.alert_id for a in core.open_alerts()]
     assert feed(restored, [160], start_seq=3)[0].events == ()
+
+
+def test_an_alert_that_cleared_by_itself_can_still_be_called_a_false_alarm_and_teaches() -> None:
+    core = make_core(hr_delay_s=2)
+    outcomes = feed(core, [160] * 3 + [80] * 10)
+    cleared = [e.alert for o in outcomes for e in o.events if e.transition is Transition.RESOLVED]
+    assert [a.resolution for a in cleared] == [Resolution.CLEARED]
+    alert_id = cleared[0].alert_id
+    later = core.on_command(AlertCommand("c-1", AlertAction.FALSE_ALARM, alert_id, "p-1", "n-1", T0 + 60_000))
+    (event,) = later.events
+    assert (event.transition, event.alert.resolution) == (Transition.FALSE_ALARM, Resolution.FALSE_ALARM)
+    assert core.patients["p-1"].feedback == {"hr_high": 1}
+    # Only "false alarm" is meaningful after the fact; a second verdict or an acknowledgement is refused.
+    for command_id, action in (("c-2", AlertAction.ACKNOWLEDGE), ("c-3", AlertAction.FALSE_ALARM)):
+        with pytest.raises(CommandRefused):
+            core.on_command(AlertCommand(command_id, action, alert_id, "p-1", "n-1", T0 + 61_000))

@@ -208,6 +208,45 @@ def _cmd_eval(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    _require("river", extra="processor")
+    if any(not p.startswith("scenario-vitals:") for p in args.paths):
+        _require("numpy", "onnxruntime", extra="edge")
+    if any(not p.startswith("scenario") and not p.endswith(".csv") for p in args.paths):
+        _require("wfdb", extra="data")
+    import time  # noqa: PLC0415
+    from functools import cache  # noqa: PLC0415
+
+    from edge_agent.pipeline import EdgeModels  # noqa: PLC0415
+    from stream_processor.replay import replay_stream, streams_for  # noqa: PLC0415
+
+    started = time.perf_counter()
+    by_kind: dict[str, int] = {}
+    records = seconds = 0
+    streams = streams_for(
+        args.paths, models=cache(EdgeModels.load), seconds=args.seconds, seed=args.seed, until_s=args.until
+    )
+    for stream in streams:
+        records += 1
+        seconds += stream.seconds if args.until is None else min(stream.seconds, int(args.until))
+        for alert in replay_stream(stream, limits=settings.limits, alerting=settings.alerting, until_s=args.until):
+            by_kind[alert.event.alert.kind] = by_kind.get(alert.event.alert.kind, 0) + 1
+            _print_json(alert.as_json())
+    wall_s = time.perf_counter() - started
+    _print_json(
+        {
+            "summary": True,
+            "records": records,
+            "alerts": sum(by_kind.values()),
+            "by_kind": dict(sorted(by_kind.items())),
+            "replayed_s": seconds,
+            "wall_s": round(wall_s, 2),
+            "x_realtime": round(seconds / wall_s, 1) if wall_s > 0 else None,
+        }
+    )
+    return 0
+
+
 def _cmd_classify(_settings: Settings, args: argparse.Namespace) -> int:
     _require("numpy", "onnxruntime", extra="edge")
     from pathlib import Path  # noqa: PLC0415
@@ -292,14 +331,6 @@ def _cmd_news2(_settings: Settings, _args: argparse.Namespace) -> int:
             }
         )
     return 1 if failures else 0
-
-
-def _not_yet(name: str, issue: str) -> Callable[[Settings, argparse.Namespace], int]:
-    def command(_settings: Settings, _args: argparse.Namespace) -> int:
-        sys.stderr.write(f"vitalstream {name}: not available in this version yet ({issue}).\n")
-        return 2
-
-    return command
 
 
 # ------------------------------------------------------------------ parser
@@ -463,15 +494,29 @@ def _add_news2(sub: Subparsers) -> None:
     score.set_defaults(run=_cmd_news2)
 
 
-def _add_reserved(sub: Subparsers) -> None:
-    for name, text, issue in [
-        ("replay", "replay recorded streams through edge and processor on a virtual clock", "stream processor issue"),
-    ]:
-        stub = sub.add_parser(
-            name, allow_abbrev=False, help=f"{text} (coming)", description=f"{text}. Not available in this version."
-        )
-        stub.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the coming implementation")
-        stub.set_defaults(run=_not_yet(name, issue))
+def _add_replay(sub: Subparsers) -> None:
+    replay = sub.add_parser(
+        "replay",
+        allow_abbrev=False,
+        help="replay recorded or scripted streams through edge and processor on a virtual clock; JSON lines",
+        description="Run recorded streams through the same edge pipeline and processor core in one process, on "
+        "each stream's own event time, as fast as possible, and print one JSON line per raised alert "
+        '({"record", "kind", "priority", "t", "onset_t", "alert_id", "retrospective", "explanation"}; t in '
+        "seconds from the record's start), then a summary line. PATH is a WFDB record (.hea; ECG picked by "
+        "lead name, PLETH as PPG, any sampling rate), a BIDMC *_Signals.csv (its Numerics travel along), a "
+        "directory of either, scenario:SPEC (simulated waveforms through the edge) or scenario-vitals:SPEC "
+        "(a wearable's 1 Hz numbers); SPEC as for 'vitalstream edge --scenario', e.g. "
+        "scenario:vf@120+20,athlete/motion@60+30.",
+    )
+    replay.add_argument("paths", nargs="+", metavar="PATH", help="records, directories or scenario:SPEC")
+    replay.add_argument(
+        "--until", type=float, metavar="SECONDS", help="stop each record at this event time (no peeking past it)"
+    )
+    replay.add_argument(
+        "--seconds", type=int, metavar="N", help="scenario length (default: 2 minutes past the last episode)"
+    )
+    replay.add_argument("--seed", type=int, default=7, metavar="N", help="scenario seed (default 7)")
+    replay.set_defaults(run=_cmd_replay)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -507,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify(sub)
     _add_bench(sub)
     _add_news2(sub)
-    _add_reserved(sub)
+    _add_replay(sub)
     return parser
 
 

@@ -80,6 +80,7 @@ __all__ = [
     "encode_event",
     "encode_observation",
     "encode_vitals",
+    "explanation_json",
 ]
 
 # A full vitals reading with every optional part is under 1 KiB; 8 KiB leaves room for growth
@@ -388,7 +389,8 @@ def encode_vitals(reading: VitalsReading) -> bytes:
 # ---------------------------------------------------------------- alerts
 
 
-def _explanation_obj(explanation: AlertExplanation) -> JsonObject:
+def explanation_json(explanation: AlertExplanation) -> JsonObject:
+    """An explanation as the JSON object the wire carries (also what ``vitalstream replay`` prints)."""
     obj: JsonObject = {"rule": explanation.rule, "summary": explanation.summary}
     for key in ("vital", "value", "limit", "unit"):
         value = getattr(explanation, key)
@@ -417,7 +419,7 @@ def _alert_obj(alert: Alert) -> JsonObject:
         "updated": format_ts(alert.updated_ms),
         "retrospective": alert.retrospective,
         "escalated": alert.escalated,
-        "explanation": _explanation_obj(alert.explanation),
+        "explanation": explanation_json(alert.explanation),
     }
     if alert.acknowledged_by is not None:
         obj["acknowledged_by"] = alert.acknowledged_by
