@@ -29,12 +29,21 @@ from typing import TYPE_CHECKING, Protocol
 from stream_processor.core import CommandRefused, ProcessorCore
 from vitalstream.errors import ConfigError
 from vitalstream.settings import AlertingSettings, LimitsSettings
-from vitalstream.wire import AlertCommand, AlertEvent, Transition, VitalsReading, decode_vitals, encode_vitals
+from vitalstream.wire import (
+    AlertCommand,
+    AlertEvent,
+    Observation,
+    Transition,
+    VitalsReading,
+    decode_vitals,
+    encode_vitals,
+)
 from vitalstream.wire.topics import vitals_topic
 
 if TYPE_CHECKING:
     from edge_agent.frames import DeviceFrame
     from edge_agent.pipeline import EdgeModels
+    from edge_agent.scenarios import Scenario
 
 __all__ = [
     "REPLAY_START_MS",
@@ -43,6 +52,7 @@ __all__ = [
     "Stream",
     "recording_streams",
     "replay_stream",
+    "scenario_stream",
     "scenario_streams",
     "streams_for",
 ]
@@ -61,9 +71,12 @@ class Stream:
     """
 
     record: str
+    patient: str
     start_ms: int
     seconds: int
     readings: Callable[[], Iterable[VitalsReading]]
+    # A nurse's observations (NEWS2 inputs a wearable cannot measure), applied at their time.
+    observations: tuple[Observation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +134,12 @@ def replay_stream(
             if command is not None:
                 heapq.heappush(commands, (command.ts_ms, len(raised), command))
 
+    observations = sorted(stream.observations, key=lambda o: o.ts_ms)
+
     def advance_to(now_ms: int) -> None:
-        # Commands due by now, then the silent-device check for every whole second up to now.
+        # Observations and commands due by now, then the silent-device check.
+        while observations and observations[0].ts_ms <= now_ms:
+            collect(core.on_observation(observations.pop(0), now_ms=now_ms).events)
         while commands and commands[0][0] <= now_ms:
             _, _, command = heapq.heappop(commands)
             try:
@@ -191,8 +208,28 @@ def recording_streams(path: Path, *, models: EdgeModels, until_s: float | None =
 
         readings = _edge_readings(frames(), patient, device, models)
         record = f"{file.parent.name}/{file.name.removesuffix('.hea').removesuffix('_Signals.csv')}"
-        streams.append(Stream(record, REPLAY_START_MS, seconds, _fixed(readings)))
+        streams.append(Stream(record, patient, REPLAY_START_MS, seconds, _fixed(readings)))
     return streams
+
+
+def scenario_stream(scenario: Scenario, *, record: str, seconds: int, seed: int, models: EdgeModels | None) -> Stream:
+    """One simulated patient: waveforms through the edge (``models`` given), else the wearable's 1 Hz numbers."""
+    from edge_agent.simulator import SimulatedWard, WaveformWard  # noqa: PLC0415
+
+    if models is not None:
+        ward = WaveformWard([scenario], seed=seed, start_ms=REPLAY_START_MS)
+        ((patient, device),) = [(d.patient, d.device) for d in ward.devices]
+        frames = (ward.frames_until(REPLAY_START_MS + second * 1000) for second in range(1, seconds + 1))
+        readings = _edge_readings(frames, patient, device, models)
+        return Stream(record, patient, REPLAY_START_MS, seconds, _fixed(readings))
+
+    def generate() -> Iterator[VitalsReading]:
+        ward = SimulatedWard([scenario], seed=seed, start_ms=REPLAY_START_MS)
+        for second in range(1, seconds + 1):
+            yield from (_over_the_wire(r) for r in ward.readings_until(REPLAY_START_MS + second * 1000))
+
+    patient = SimulatedWard([scenario], seed=seed, start_ms=REPLAY_START_MS).devices[0].patient
+    return Stream(record, patient, REPLAY_START_MS, seconds, generate)
 
 
 def scenario_streams(
@@ -203,11 +240,9 @@ def scenario_streams(
     models: EdgeModels | None,
     until_s: float | None = None,
 ) -> list[Stream]:
-    """One stream per entry of a scenario spec: simulated waveforms through the edge (``models`` given) or,
-    without models, the simulated wearable's 1 Hz numbers. ``seconds`` defaults to two minutes past
-    the last episode."""
+    """One stream per entry of a scenario spec (see :func:`scenario_stream`). ``seconds`` defaults to two
+    minutes past the last episode."""
     from edge_agent.scenarios import parse_scenarios  # noqa: PLC0415
-    from edge_agent.simulator import SimulatedWard, WaveformWard  # noqa: PLC0415
 
     entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
     if not entries:
@@ -220,27 +255,9 @@ def scenario_streams(
         if until_s is not None:
             length = min(length, int(until_s))
         record = f"scenario/{scenario.name}" if len(entries) == 1 else f"scenario/{index}:{scenario.name}"
-        stream_seed = seed * 1000 + index
-        if models is not None:
-            ward = WaveformWard([scenario], seed=stream_seed, start_ms=REPLAY_START_MS)
-            ((patient, device),) = [(d.patient, d.device) for d in ward.devices]
-
-            def frames(ward: WaveformWard = ward, length: int = length) -> Iterator[list[DeviceFrame]]:
-                for second in range(1, length + 1):
-                    yield ward.frames_until(REPLAY_START_MS + second * 1000)
-
-            readings = _edge_readings(frames(), patient, device, models)
-            streams.append(Stream(record, REPLAY_START_MS, length, _fixed(readings)))
-        else:
-
-            def generate(
-                scenario: object = scenario, seed: int = stream_seed, length: int = length
-            ) -> Iterator[VitalsReading]:
-                ward = SimulatedWard([scenario], seed=seed, start_ms=REPLAY_START_MS)  # type: ignore[list-item]
-                for second in range(1, length + 1):
-                    yield from (_over_the_wire(r) for r in ward.readings_until(REPLAY_START_MS + second * 1000))
-
-            streams.append(Stream(record, REPLAY_START_MS, length, generate))
+        streams.append(
+            scenario_stream(scenario, record=record, seconds=length, seed=seed * 1000 + index, models=models)
+        )
     return streams
 
 

@@ -618,8 +618,10 @@ def evaluate_reading(ctx: ReadingContext, hard: tuple[LimitRule, ...]) -> list[F
             if key in counters:
                 counters[key] = 0.0  # what the rules would do: their conditions are all false here
     else:
-        findings = [f for f in (_hard(ctx, rule) for rule in hard) if f is not None]
-        findings += _rhythm_rules(ctx)
+        # Rhythm rules first: they head their groups, so when a rhythm alarm and a hard limit describing
+        # the same event come due on one reading, the more specific one raises and holds the other back.
+        findings = _rhythm_rules(ctx)
+        findings += [f for f in (_hard(ctx, rule) for rule in hard) if f is not None]
         findings += _soft_limits(ctx)
         findings += _deviations(ctx)
     # NEWS2 moves slowly (smoothed inputs, minutes-long freshness): scoring it every 5 s of device time

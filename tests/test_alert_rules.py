@@ -163,6 +163,16 @@ def test_extreme_tachycardia_counts_beats_and_the_hard_limit_does_not_page_twice
     assert first.alert.explanation.detail["beats"] >= 17
 
 
+def test_a_rhythm_alarm_and_a_hard_limit_due_on_the_same_reading_page_once() -> None:
+    p = Patient(core())
+    p.feed(10, vitals={"hr": 75.0}, models=ECG_MODELS, beats={"N": 1})
+    # 12 beats in the first 6 s over 150/min, 5 more on the 7th reading: the 17th beat and the end of
+    # the 6 s limit delay fall on the same reading.
+    p.feed(6, vitals={"hr": 162.0}, models=ECG_MODELS, beats={"N": 2})
+    p.feed(10, vitals={"hr": 162.0}, models=ECG_MODELS, beats={"N": 5})
+    assert p.raised() == ["tachycardia"]
+
+
 def test_ventricular_tachycardia_and_fibrillation() -> None:
     p = Patient(core())
     p.feed(5, vitals={"hr": 150.0}, models=ECG_MODELS, beats={"V": 2, "N": 1}, runs={"V": 6})
