@@ -194,16 +194,43 @@ _EVALUATIONS = {
     "sqi": "edge_agent.evaluation.sqi",
     "ppg-hr": "edge_agent.evaluation.ppg_hr",
     "vf": "edge_agent.evaluation.vf",
+    "alerts": "stream_processor.evaluation",
 }
 
 
-def _cmd_eval(_settings: Settings, args: argparse.Namespace) -> int:
+def _cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     _require("numpy", "onnxruntime", extra="edge")
+    if args.target == "alerts":
+        return _eval_alerts(settings, args)
     _require("wfdb", extra="data")
     from edge_agent.records import data_dir  # noqa: PLC0415
 
     module = importlib.import_module(_EVALUATIONS[args.target])
     result = module.evaluate(data_dir(args.data), log=sys.stderr)
+    _print_json(result)
+    return 0
+
+
+def _eval_alerts(settings: Settings, args: argparse.Namespace) -> int:
+    """The scripted library needs no data; the real MIT-BIH part runs when records and wfdb are there."""
+    _require("river", extra="processor")
+    from edge_agent.records import data_dir  # noqa: PLC0415
+    from stream_processor.evaluation import MITDB_DEFAULT, evaluate  # noqa: PLC0415
+
+    records = MITDB_DEFAULT if args.records is None else tuple(r for r in args.records.split(",") if r)
+    data = None
+    if records:
+        try:
+            _require("wfdb", extra="data")
+            data = data_dir(args.data)
+        except (ConfigError, MissingExtraError) as exc:
+            if args.data is not None:
+                raise
+            sys.stderr.write(f"eval alerts: real recordings skipped ({exc})\n")
+    result = evaluate(
+        data, log=sys.stderr, seed=args.seed, days=args.days, records=records,
+        limits=settings.limits, alerting=settings.alerting,
+    )  # fmt: skip
     _print_json(result)
     return 0
 
@@ -427,12 +454,23 @@ def _add_eval(sub: Subparsers) -> None:
     evaluate = sub.add_parser(
         "eval",
         allow_abbrev=False,
-        help="evaluate the edge models on held-out PhysioNet data; prints JSON",
-        description="Evaluate one edge model on held-out PhysioNet data (MIT-BIH, NSTDB, BIDMC). Per-record "
-        "tables go to stderr; the last stdout line is one JSON object with fractions in [0, 1].",
+        help="evaluate the edge models on held-out PhysioNet data, or the alerts on a scenario library; prints JSON",
+        description="Evaluate one edge model on held-out PhysioNet data (MIT-BIH, NSTDB, BIDMC), or (alerts) "
+        "the processor's alerts on a scripted scenario library plus real MIT-BIH records, with an ablation "
+        "(static limits / + baselines / + SQI gating / + feedback). Per-record tables go to stderr; the last "
+        "stdout line is one JSON object with fractions in [0, 1].",
     )
     evaluate.add_argument("target", choices=list(_EVALUATIONS), help="what to evaluate")
     evaluate.add_argument("--data", metavar="DIR", help="PhysioNet data directory (default ../shared/data)")
+    alerts = evaluate.add_argument_group("alerts (the processor's scenario library)")
+    alerts.add_argument("--days", type=int, default=8, metavar="N", help="simulated patient-days (default 8)")
+    alerts.add_argument(
+        "--records",
+        metavar="LIST",
+        help="comma-separated MIT-BIH records replayed as real cases ('' for none; default: 17 with VF, VT, AF "
+        "or no arrhythmia)",
+    )
+    alerts.add_argument("--seed", type=int, default=7, metavar="N", help="library seed (default 7)")
     evaluate.set_defaults(run=_cmd_eval)
 
 
