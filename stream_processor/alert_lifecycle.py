@@ -62,7 +62,7 @@ class AlertSubject:
 
 
 class CommandRefused(Exception):
-    """A clinician's command that cannot apply: ``reason`` is ``unknown_alert`` or ``not_allowed``."""
+    """A clinician's command that cannot apply: ``reason`` is ``unknown_alert`` or ``transition_not_allowed``."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -279,12 +279,12 @@ class AlertLifecycle:
             # Artefact alarms often clear by themselves before anyone looks. Calling such an alert a
             # false alarm afterwards is still what the clinician means, and it must still teach.
             if not (action is AlertAction.FALSE_ALARM and alert.resolution is Resolution.CLEARED):
-                raise CommandRefused("not_allowed", f"the alert is already resolved ({alert.resolution})")
+                raise CommandRefused("transition_not_allowed", f"the alert is already resolved ({alert.resolution})")
             self.alert = replace(alert, resolution=Resolution.FALSE_ALARM, updated_ms=ts_ms)
             return Transition.FALSE_ALARM, self.alert
         if action is AlertAction.ACKNOWLEDGE:
             if alert.state is AlertState.ACKNOWLEDGED:
-                raise CommandRefused("not_allowed", "the alert is already acknowledged")
+                raise CommandRefused("transition_not_allowed", "the alert is already acknowledged")
             self.alert = replace(alert, state=AlertState.ACKNOWLEDGED, acknowledged_by=by, updated_ms=ts_ms)
             return Transition.ACKNOWLEDGED, self.alert
         resolution = Resolution.FALSE_ALARM if action is AlertAction.FALSE_ALARM else Resolution.RESOLVED

@@ -41,12 +41,15 @@ from alerts.points import (
 from alerts.sinks import PointSink
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
-from stream_processor.core import CommandRefused, Outcome, ProcessorCore
+from stream_processor.core import CommandOutcome, CommandRefused, Outcome, ProcessorCore
 from stream_processor.sequence import SeqStatus
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
 from vitalstream.wire import (
+    AlertCommand,
     AlertEvent,
+    CommandResult,
+    CommandStatus,
     DeadLetter,
     PatientAlerts,
     RejectedMessage,
@@ -57,6 +60,7 @@ from vitalstream.wire import (
     decode_vitals,
     encode_alert_event,
     encode_alert_state,
+    encode_command_result,
     encode_deadletter,
 )
 from vitalstream.wire.topics import (
@@ -67,7 +71,9 @@ from vitalstream.wire.topics import (
     VITALS_ALL,
     alert_events_topic,
     alert_state_topic,
+    command_result_topic,
     deadletter_topic,
+    parse_command_topic,
 )
 
 __all__ = ["ProcessorService"]
@@ -337,25 +343,50 @@ class ProcessorService:
 
     def _handle_command(self, message: mqtt.MQTTMessage) -> None:
         command = decode_command(message.topic, message.payload)
+        ward, _patient = parse_command_topic(message.topic)
         try:
             with self._core_lock:
-                outcome = self.core.on_command(command)
+                outcome: Outcome = self.core.on_command(command)
         except CommandRefused as exc:
             self.counts[f"commands_refused_{exc.reason}"] += 1
             log.info(
                 "command refused",
                 extra={"patient": command.patient, "action": command.action.value, "reason": exc.reason},
             )
-            self._ack_now(message)
-            return
-        self.counts["commands"] += 1
-        self._emit(message, outcome, [])
+            result = self._command_result(command, CommandStatus.REFUSED, exc.reason, exc.detail)
+            outcome = Outcome()
+        else:
+            duplicate = isinstance(outcome, CommandOutcome) and outcome.duplicate
+            self.counts["commands_duplicate" if duplicate else "commands"] += 1
+            status = CommandStatus.DUPLICATE if duplicate else CommandStatus.APPLIED
+            result = self._command_result(command, status, None, None)
+        # The answer goes out after the alert event and the snapshot (whoever reads "applied" can already
+        # see the new state), and the command is acknowledged once the answer is at the broker.
+        answer = (command_result_topic(ward, command.patient), encode_command_result(result))
+        self._emit(message, outcome, [], also_publish=(answer,))
 
-    def _emit(self, message: mqtt.MQTTMessage | None, outcome: Outcome, points: list[AnyPoint]) -> None:
+    def _command_result(
+        self, command: AlertCommand, status: CommandStatus, reason: str | None, detail: str | None
+    ) -> CommandResult:
+        return CommandResult(
+            command.command_id, command.action, command.alert_id, command.patient, status, self._clock_ms(),
+            reason=reason, detail=detail,
+        )  # fmt: skip
+
+    def _emit(
+        self,
+        message: mqtt.MQTTMessage | None,
+        outcome: Outcome,
+        points: list[AnyPoint],
+        *,
+        also_publish: tuple[tuple[str, bytes], ...] = (),
+    ) -> None:
         """Publish the outcome's alert messages and store its points; ack ``message`` once all are durable."""
         # One effect for the store write; publishes add theirs as they are sent.
         ticket = self._ledger.open(message.mid, effects=1) if message is not None and message.qos > 0 else None
         self._publish_alerts(outcome.events, outcome.snapshot, ticket)
+        for topic, payload in also_publish:
+            self._publish(topic, payload, ticket)
         self._writer.submit(points + self._alert_points(outcome.events), ticket)
 
     def _tick(self) -> None:

@@ -128,7 +128,7 @@ def test_clinician_commands_move_the_alert_and_are_idempotent() -> None:
     assert (closed.state, closed.resolution) == (AlertState.RESOLVED, Resolution.FALSE_ALARM)
     with pytest.raises(CommandRefused) as refused:
         core.on_command(AlertCommand("c-3", AlertAction.RESOLVE, alert_id, "p-1", "nurse-7", T0 + 7000))
-    assert refused.value.reason == "not_allowed"
+    assert refused.value.reason == "transition_not_allowed"
     with pytest.raises(CommandRefused) as unknown:
         core.on_command(AlertCommand("c-4", AlertAction.RESOLVE, "a-nope", "p-1", "nurse-7", T0 + 7000))
     assert unknown.value.reason == "unknown_alert"

@@ -38,6 +38,8 @@ from vitalstream.wire import (
     AlertEvent,
     AlertExplanation,
     AlertState,
+    CommandResult,
+    CommandStatus,
     DeadLetter,
     PatientAlerts,
     Priority,
@@ -50,11 +52,13 @@ from vitalstream.wire import (
     decode_alert_event,
     decode_alert_state,
     decode_command,
+    decode_command_result,
     decode_deadletter,
     decode_vitals,
     encode_alert_event,
     encode_alert_state,
     encode_command,
+    encode_command_result,
     encode_deadletter,
     encode_vitals,
     topics,
@@ -79,6 +83,7 @@ DECODERS: dict[str, Callable[[bytes], object]] = {
     "alert_state": decode_alert_state,
     "alert_event": decode_alert_event,
     "command": lambda payload: decode_command(COMMAND_TOPIC, payload),
+    "command_result": decode_command_result,
     "deadletter": decode_deadletter,
 }
 
@@ -189,6 +194,29 @@ EMITTED = [
         )
         for action in AlertAction
         for note in (None, "Probe was off the finger; repositioned.")
+    ),
+    *(
+        pytest.param(
+            "command_result",
+            encode_command_result(
+                CommandResult(
+                    "c-1",
+                    AlertAction.ACKNOWLEDGE,
+                    OPEN_ALERT.alert_id,
+                    "p-3f2a",
+                    status,
+                    T0,
+                    reason=reason,
+                    detail=detail,
+                )
+            ),
+            id=f"command-result-{status}",
+        )
+        for status, reason, detail in (
+            (CommandStatus.APPLIED, None, None),
+            (CommandStatus.DUPLICATE, None, None),
+            (CommandStatus.REFUSED, "transition_not_allowed", "the alert is already resolved (cleared)"),
+        )
     ),
     pytest.param(
         "deadletter",

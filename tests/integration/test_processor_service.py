@@ -24,6 +24,7 @@ from vitalstream.wire import (
     VitalsReading,
     decode_alert_event,
     decode_alert_state,
+    decode_command_result,
     decode_deadletter,
     encode_command,
     encode_vitals,
@@ -112,7 +113,9 @@ def test_bad_messages_are_dead_lettered_counted_and_do_not_stop_the_stream(
 def test_clinician_commands_over_mqtt_change_the_alert_everywhere(
     tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
-    recorder = MqttRecorder(mosquitto.port, ["alerts/v1/#", "alert-events/v1/#", "deadletter/v1/#"]).start()
+    recorder = MqttRecorder(
+        mosquitto.port, ["alerts/v1/#", "alert-events/v1/#", "deadletter/v1/#", "command-results/v1/#"]
+    ).start()
     with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)) as service:
         for seq in range(6):
             recorder.publish(vitals_topic("p-1", "d-1"), encode_vitals(_reading(seq, hr=170.0)))
@@ -128,6 +131,7 @@ def test_clinician_commands_over_mqtt_change_the_alert_everywhere(
         recorder.publish(command_topic("ward-1", "p-1"), b'{"v": 1, "action": "silence"}')
         assert _wait(lambda: len(recorder.on("alert-events")) == 2)
         assert _wait(lambda: len(recorder.on("deadletter")) == 1)
+        assert _wait(lambda: len(recorder.on("command-results")) == 3)
         assert _wait(lambda: len(influxd.rows(influx_db, "SELECT * FROM alert_events")) == 2)
         counts = dict(service.counts)
 
@@ -147,6 +151,15 @@ def test_clinician_commands_over_mqtt_change_the_alert_everywhere(
     assert [(r["alert_id"], r["state"]) for r in alerts] == [(alert.alert_id, "acknowledged")]
     assert counts["commands_refused_unknown_alert"] == 1
     assert counts["rejected_missing_field"] == 1
+    # Every well-formed command is answered on command-results/v1/{ward}/{patient}, in order.
+    answers = [decode_command_result(m.payload) for m in recorder.on("command-results")]
+    assert {m.topic for m in recorder.on("command-results")} == {"command-results/v1/ward-1/p-1"}
+    assert [(a.command_id, a.status.value, a.reason) for a in answers] == [
+        ("c-1", "applied", None),
+        ("c-1", "duplicate", None),
+        ("c-2", "refused", "unknown_alert"),
+    ]
+    assert answers[2].detail
 
 
 def test_readings_not_stored_are_redelivered_to_the_next_run(

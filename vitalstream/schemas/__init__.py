@@ -28,6 +28,7 @@ NAMES: tuple[str, ...] = (
     "alert_state",
     "alert_event",
     "command",
+    "command_result",
     "deadletter",
 )
 

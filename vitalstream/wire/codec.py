@@ -38,6 +38,8 @@ from vitalstream.wire.messages import (
     AlertEvent,
     AlertExplanation,
     AlertState,
+    CommandResult,
+    CommandStatus,
     DeadLetter,
     EdgeEvent,
     Observation,
@@ -69,6 +71,7 @@ __all__ = [
     "decode_alert_event",
     "decode_alert_state",
     "decode_command",
+    "decode_command_result",
     "decode_deadletter",
     "decode_event",
     "decode_observation",
@@ -76,6 +79,7 @@ __all__ = [
     "encode_alert_event",
     "encode_alert_state",
     "encode_command",
+    "encode_command_result",
     "encode_deadletter",
     "encode_event",
     "encode_observation",
@@ -102,7 +106,7 @@ _MAX_BEATS = 1000
 _MAX_TEXT = 2000
 
 JsonObject: TypeAlias = dict[str, Any]
-_E = TypeVar("_E", Priority, AlertState, Resolution, Transition, AlertAction)
+_E = TypeVar("_E", Priority, AlertState, Resolution, Transition, AlertAction, CommandStatus)
 
 
 # ---------------------------------------------------------------- field readers
@@ -590,6 +594,38 @@ def decode_command(topic: str, payload: bytes | bytearray) -> AlertCommand:
         by=_ident(_required(obj, "by"), "by"),
         ts_ms=_timestamp(_required(obj, "ts"), "ts"),
         note=None if note is None else _text(note, "note", 500),
+    )
+
+
+def encode_command_result(result: CommandResult) -> bytes:
+    obj: JsonObject = {
+        "v": SCHEMA_VERSION,
+        "command_id": result.command_id,
+        "action": result.action.value,
+        "alert_id": result.alert_id,
+        "patient": result.patient,
+        "status": result.status.value,
+        "ts": format_ts(result.ts_ms),
+    }
+    if result.reason is not None:
+        obj["reason"] = result.reason
+    if result.detail is not None:
+        obj["detail"] = result.detail
+    return orjson.dumps(obj)
+
+
+def decode_command_result(payload: bytes | bytearray) -> CommandResult:
+    obj = _load(payload, MAX_COMMAND_BYTES)
+    reason, detail = _optional(obj, "reason"), _optional(obj, "detail")
+    return CommandResult(
+        command_id=_ident(_required(obj, "command_id"), "command_id"),
+        action=_enum(AlertAction, _required(obj, "action"), "action"),
+        alert_id=_text(_required(obj, "alert_id"), "alert_id", 64),
+        patient=_ident(_required(obj, "patient"), "patient"),
+        status=_enum(CommandStatus, _required(obj, "status"), "status"),
+        ts_ms=_timestamp(_required(obj, "ts"), "ts"),
+        reason=None if reason is None else _ident(reason, "reason"),
+        detail=None if detail is None else _text(detail, "detail", 500),
     )
 
 

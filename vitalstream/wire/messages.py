@@ -19,6 +19,8 @@ __all__ = [
     "AlertEvent",
     "AlertExplanation",
     "AlertState",
+    "CommandResult",
+    "CommandStatus",
     "DeadLetter",
     "EdgeEvent",
     "Observation",
@@ -191,6 +193,28 @@ class AlertCommand:
     by: str
     ts_ms: int
     note: str | None = None
+
+
+class CommandStatus(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this command_id was applied before: nothing changed now
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """The processor's answer to one command, so a sender (a nurse station, an HTTP client) can tell a
+    nurse at once why her click changed nothing. ``reason`` is a code (``unknown_alert``,
+    ``transition_not_allowed``) when refused."""
+
+    command_id: str
+    action: AlertAction
+    alert_id: str
+    patient: str
+    status: CommandStatus
+    ts_ms: int
+    reason: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ the first level alone and the payload schema follows from the root::
     alerts/v1/{ward}/{patient}            the patient's current alerts, RETAINED; empty payload = none
     alert-events/v1/{ward}/{patient}      every alert lifecycle transition, numbered per patient stream
     commands/v1/{ward}/{patient}          acknowledge / resolve / false_alarm commands
+    command-results/v1/{ward}/{patient}   the processor's answer to each command: applied, duplicate or
+                                          refused with a reason
     deadletter/v1/{root}                  rejected messages with their reason, by the root they came on
 
 Why ``alerts/v1/{ward}/{patient}`` holds *all* of a patient's alerts in one retained message rather
@@ -37,12 +39,14 @@ __all__ = [
     "ALERTS_ALL",
     "ALERT_EVENTS_ALL",
     "COMMANDS_ALL",
+    "COMMAND_RESULTS_ALL",
     "EVENTS_ALL",
     "OBSERVATIONS_ALL",
     "VITALS_ALL",
     "alert_events_topic",
     "alert_state_topic",
     "check_id",
+    "command_result_topic",
     "command_topic",
     "deadletter_topic",
     "events_topic",
@@ -62,6 +66,7 @@ OBSERVATIONS_ALL = "observations/v1/+/+"
 ALERTS_ALL = "alerts/v1/+/+"
 ALERT_EVENTS_ALL = "alert-events/v1/+/+"
 COMMANDS_ALL = "commands/v1/+/+"
+COMMAND_RESULTS_ALL = "command-results/v1/+/+"
 
 
 def check_id(value: str, *, field: str) -> str:
@@ -91,6 +96,10 @@ def alert_events_topic(ward: str, patient: str) -> str:
 
 def command_topic(ward: str, patient: str) -> str:
     return f"commands/v1/{ward}/{patient}"
+
+
+def command_result_topic(ward: str, patient: str) -> str:
+    return f"command-results/v1/{ward}/{patient}"
 
 
 def deadletter_topic(topic: str) -> str:
