@@ -42,8 +42,12 @@ class InfluxV1Sink:
         self._http = urllib3.PoolManager(timeout=urllib3.Timeout(total=settings.timeout_s), retries=False, maxsize=2)
 
     def write(self, points: Sequence[AnyPoint]) -> None:
+        self.write_lines(_body(points))
+
+    def write_lines(self, body: bytes) -> None:
+        """Write ready line protocol (ms precision), e.g. a batch kept in the disk spool."""
         try:
-            response = self._http.request("POST", self._url, body=_body(points), headers=self._headers)
+            response = self._http.request("POST", self._url, body=body, headers=self._headers)
         except urllib3.exceptions.HTTPError as exc:
             raise SinkUnavailable(f"InfluxDB unreachable: {type(exc).__name__}") from exc
         if response.status != 204:
@@ -74,11 +78,15 @@ class InfluxV2Sink:
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 
     def write(self, points: Sequence[AnyPoint]) -> None:
+        self.write_lines(_body(points))
+
+    def write_lines(self, body: bytes) -> None:
+        """Write ready line protocol (ms precision), e.g. a batch kept in the disk spool."""
         from influxdb_client.domain.write_precision import WritePrecision  # noqa: PLC0415
         from influxdb_client.rest import ApiException  # noqa: PLC0415
 
         try:
-            self._api.write(bucket=self._bucket, org=self._org, record=_body(points), write_precision=WritePrecision.MS)  # type: ignore[arg-type]  # its constants are plain str
+            self._api.write(bucket=self._bucket, org=self._org, record=body, write_precision=WritePrecision.MS)  # type: ignore[arg-type]  # its constants are plain str
         except ApiException as exc:
             headers: dict[str, str] = dict(exc.headers or {})
             raise classify_status(

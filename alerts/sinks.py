@@ -13,12 +13,20 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from alerts.points import AnyPoint
 from vitalstream.errors import VitalstreamError
 
-__all__ = ["PointSink", "SinkError", "SinkRejected", "SinkUnavailable", "SqlitePointStore", "parse_retry_after"]
+__all__ = [
+    "LineSink",
+    "PointSink",
+    "SinkError",
+    "SinkRejected",
+    "SinkUnavailable",
+    "SqlitePointStore",
+    "parse_retry_after",
+]
 
 
 class SinkError(VitalstreamError):
@@ -45,6 +53,13 @@ class PointSink(Protocol):
     def write(self, points: Sequence[AnyPoint]) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class LineSink(PointSink, Protocol):
+    """A sink that also takes ready line protocol: what the disk spool keeps and replays."""
+
+    def write_lines(self, body: bytes) -> None: ...
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -15,6 +15,13 @@ Policy per error (see ``alerts.sinks``):
   Meanwhile the queue grows and acks stop, which throttles the broker's delivery to us.
 - ``SinkRejected``: retrying cannot help. The batch's line protocol is appended to ``reject_file``
   so nothing is lost, the failure is logged and counted, and the tokens are released.
+
+With a :class:`~alerts.spool.DiskSpool` (the processor gives one to InfluxDB sinks), an unavailable
+store does not stall the pipeline: the batch goes to the local disk spool, its tokens are released
+(durable on disk is durable), and so does every later batch while the spool is not empty, which keeps
+them in order. The same thread drains the spool oldest first, with the same back-off and
+``Retry-After``, between batches. A full spool stops spooling: batches are then retried in place as
+without a spool, and the acks stop, which pushes back on the broker; nothing is ever dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from alerts.points import AnyPoint
-from alerts.sinks import PointSink, SinkRejected, SinkUnavailable
+from alerts.sinks import LineSink, PointSink, SinkRejected, SinkUnavailable
+from alerts.spool import DiskSpool
 
 __all__ = ["BatchingWriter", "WriterStats"]
 
@@ -36,13 +44,19 @@ log = logging.getLogger(__name__)
 
 
 class WriterStats:
-    __slots__ = ("batches", "points", "rejected_points", "retries")
+    __slots__ = ("batches", "drained_points", "points", "rejected_points", "retries", "spooled_points")
 
     def __init__(self) -> None:
         self.batches = 0
         self.points = 0
         self.retries = 0
         self.rejected_points = 0
+        self.spooled_points = 0
+        self.drained_points = 0
+
+
+def _body(points: Sequence[AnyPoint]) -> bytes:
+    return "\n".join(point.line() for point in points).encode()
 
 
 class BatchingWriter:
@@ -58,8 +72,14 @@ class BatchingWriter:
         reject_file: Path | None = None,
         max_backoff_s: float = 30.0,
         rng: random.Random | None = None,
+        spool: DiskSpool | None = None,
     ) -> None:
+        if spool is not None and not isinstance(sink, LineSink):
+            raise TypeError("a disk spool needs a sink that writes line protocol (write_lines)")
         self._sink = sink
+        self._spool = spool
+        self._drain_at = 0.0  # monotonic time of the next attempt to drain the spool
+        self._drain_backoff = 0.2
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._on_durable = on_durable or (lambda _tokens: None)
@@ -81,6 +101,11 @@ class BatchingWriter:
     def depth(self) -> int:
         """Points queued or being written."""
         return self._queued_points + self._in_flight
+
+    @property
+    def spooled(self) -> int:
+        """Points waiting in the disk spool for the store to come back."""
+        return self._spool.points if self._spool is not None else 0
 
     def start(self) -> None:
         self._thread.start()
@@ -128,6 +153,8 @@ class BatchingWriter:
                 self._flush_requested = False
                 if self._stopping:
                     return None
+                if self._drain_due():
+                    return [], []  # nothing new: time to move spooled batches to the store
                 self._cond.wait(self._interval)
             points: list[AnyPoint] = []
             tokens: list[object] = []
@@ -142,18 +169,67 @@ class BatchingWriter:
     def _run(self) -> None:
         while (batch := self._take_batch()) is not None:
             points, tokens = batch
-            if points and not self._write_with_retry(points):
+            if points and not self._store(points):
                 # Shutting down while the store is down: these tokens are never reported durable, so
                 # their MQTT messages stay unacknowledged and the broker redelivers them next run.
                 return
-            # Commit order: the batch is stored (or set aside) above; only now report its tokens durable.
-            self._on_durable(tokens)
+            # Commit order: the batch is stored, spooled or set aside above; only now report it durable.
+            if tokens:
+                self._on_durable(tokens)
             with self._cond:
                 self._in_flight = 0
                 self._cond.notify_all()
+            self._drain_spool()
+
+    def _store(self, points: list[AnyPoint]) -> bool:
+        spool = self._spool
+        if spool is not None and spool.batches and spool.has_room():
+            self._to_spool(points)  # older batches wait in the spool: this one queues behind them
+            return True
+        return self._write_with_retry(points)
+
+    def _to_spool(self, points: list[AnyPoint]) -> None:
+        assert self._spool is not None
+        self._spool.append(_body(points), points=len(points))
+        self.stats.spooled_points += len(points)
+
+    def _drain_due(self) -> bool:
+        return self._spool is not None and self._spool.batches > 0 and time.monotonic() >= self._drain_at
+
+    def _drain_spool(self, max_batches: int = 20) -> None:
+        """Move up to ``max_batches`` spooled batches to the store, oldest first (then new input gets a turn)."""
+        spool = self._spool
+        if spool is None or not self._drain_due():
+            return
+        assert isinstance(self._sink, LineSink)
+        for _ in range(max_batches):
+            oldest = spool.oldest()
+            if oldest is None or self._stop_event.is_set():
+                break
+            batch_id, body = oldest
+            try:
+                self._sink.write_lines(body)
+            except SinkUnavailable as exc:
+                self.healthy = False
+                self.stats.retries += 1
+                self._drain_at = time.monotonic() + self._delay(exc, self._drain_backoff)
+                self._drain_backoff = min(self._max_backoff, self._drain_backoff * 2)
+                return
+            except SinkRejected as exc:
+                self._set_aside_lines(body.decode(), exc)
+            else:
+                self.stats.drained_points += body.count(b"\n") + 1
+            spool.delete(batch_id)
+            self.healthy = True
+            self._drain_backoff = 0.2
+        if not spool.batches:
+            log.info("disk spool drained into the store", extra={"points": self.stats.drained_points})
+
+    def _delay(self, exc: SinkUnavailable, backoff: float) -> float:
+        return exc.retry_after_s if exc.retry_after_s is not None else backoff * self._rng.uniform(0.5, 1.0)
 
     def _write_with_retry(self, points: list[AnyPoint]) -> bool:
-        """Store ``points`` (or set them aside); ``False`` only if stopped while the store was down."""
+        """Store ``points`` (or spool or set them aside); ``False`` only if stopped while the store was down."""
         backoff = 0.2
         while True:
             try:
@@ -161,7 +237,16 @@ class BatchingWriter:
             except SinkUnavailable as exc:
                 self.healthy = False
                 self.stats.retries += 1
-                delay = exc.retry_after_s if exc.retry_after_s is not None else backoff * self._rng.uniform(0.5, 1.0)
+                delay = self._delay(exc, backoff)
+                if self._spool is not None and self._spool.has_room():
+                    log.warning(
+                        "store unavailable, spooling to disk",
+                        extra={"error": str(exc), "retry_in_s": round(delay, 2), "points": len(points)},
+                    )
+                    self._to_spool(points)
+                    self._drain_at = time.monotonic() + delay
+                    self._drain_backoff = min(self._max_backoff, backoff * 2)
+                    return True
                 log.warning(
                     "store unavailable, will retry",
                     extra={"error": str(exc), "retry_in_s": round(delay, 2), "points": len(points)},
@@ -179,12 +264,16 @@ class BatchingWriter:
             return True
 
     def _set_aside(self, points: list[AnyPoint], exc: SinkRejected) -> None:
-        self.stats.rejected_points += len(points)
+        self._set_aside_lines("\n".join(point.line() for point in points), exc)
+
+    def _set_aside_lines(self, lines: str, exc: SinkRejected) -> None:
+        count = lines.count("\n") + 1
+        self.stats.rejected_points += count
         log.error(
             "store rejected a batch; kept in the reject file",
-            extra={"error": str(exc), "points": len(points), "file": str(self._reject_file)},
+            extra={"error": str(exc), "points": count, "file": str(self._reject_file)},
         )
         if self._reject_file is not None:
             self._reject_file.parent.mkdir(parents=True, exist_ok=True)
             with self._reject_file.open("a", encoding="utf-8") as out:
-                out.writelines(point.line() + "\n" for point in points)
+                out.write(lines + "\n")

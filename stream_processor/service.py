@@ -38,7 +38,8 @@ from alerts.points import (
     observation_point,
     vitals_point,
 )
-from alerts.sinks import PointSink
+from alerts.sinks import LineSink, PointSink
+from alerts.spool import DiskSpool
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
 from stream_processor.core import CommandOutcome, CommandRefused, Outcome, ProcessorCore
@@ -132,12 +133,19 @@ class ProcessorService:
         self._publish_tickets: dict[int, Ticket] = {}
         self._reconcile_mid: int | None = None
         self._data_mid: int | None = None
+        spool = None
+        if isinstance(sink, LineSink) and settings.influx.spool_max_mb > 0:
+            spool = DiskSpool(
+                Path(settings.processor.state_dir) / f"{settings.processor.client_id}.influx-spool.sqlite",
+                max_bytes=int(settings.influx.spool_max_mb * 1024 * 1024),
+            )
         self._writer = BatchingWriter(
             sink,
             batch_size=settings.influx.batch_size,
             flush_interval_s=settings.influx.flush_interval_s,
             on_durable=self._ledger.settle_many,
             reject_file=Path(settings.processor.state_dir) / "rejected-points.lp",
+            spool=spool,
         )
 
     # ------------------------------------------------------------ lifecycle
@@ -180,6 +188,9 @@ class ProcessorService:
         return {
             **dict(sorted(self.counts.items())),
             "write_queue": self._writer.depth,
+            "spooled_points": self._writer.spooled,
+            "spooled_total": self._writer.stats.spooled_points,
+            "drained_total": self._writer.stats.drained_points,
             "unacked": self._ledger.outstanding,
             "patients": len(self.core.patients),
         }

@@ -11,6 +11,7 @@ import pytest
 
 from alerts.points import Point, alert_event_point, alert_point, vitals_point
 from alerts.sinks import SinkRejected, SinkUnavailable, SqlitePointStore, classify_status
+from alerts.spool import DiskSpool
 from alerts.writer import BatchingWriter
 from vitalstream.wire import (
     Alert,
@@ -233,3 +234,88 @@ def test_fast_vitals_line_says_the_same_as_the_generic_one() -> None:
     head_generic, body_generic, time_generic = generic.split(" ")
     assert (head_fast, time_fast) == (head_generic, time_generic)
     assert sorted(body_fast.split(",")) == sorted(body_generic.split(","))
+
+
+class FakeLineSink(FakeSink):
+    """A fake sink that also takes line protocol (what the disk spool replays)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    def write(self, points: Sequence[Point]) -> None:
+        self.write_lines("\n".join(p.line() for p in points).encode())
+
+    def write_lines(self, body: bytes) -> None:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.bodies.append(body)
+
+
+def _times(sink: FakeLineSink) -> list[int]:
+    return [int(line.rsplit(b" ", 1)[1]) for body in sink.bodies for line in body.split(b"\n")]
+
+
+def test_an_unavailable_store_sends_batches_to_the_disk_spool_which_drains_them_in_order(tmp_path: Path) -> None:
+    sink = FakeLineSink()
+    sink.failures = [SinkUnavailable("down")] * 4  # the first write and three drain attempts
+    durable: list[object] = []
+    spool = DiskSpool(tmp_path / "spool.sqlite")
+    writer = BatchingWriter(
+        sink, batch_size=2, flush_interval_s=0.01, on_durable=durable.extend, spool=spool, max_backoff_s=0.05
+    )
+    writer.start()
+    for i in range(6):
+        writer.submit(_points(1, i), token=i)
+        assert writer.flush(timeout_s=5)  # spooled counts as durable: the broker may be acked
+    assert durable == list(range(6))
+    deadline = time.monotonic() + 10
+    while spool.batches and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert writer.stop(timeout_s=5)
+    assert spool.batches == 0
+    assert _times(sink) == [T0 + i for i in range(6)]  # every point once, oldest first
+    assert writer.stats.spooled_points == writer.stats.drained_points == 6
+
+
+def test_the_spool_survives_a_restart_and_drains_into_the_next_writer(tmp_path: Path) -> None:
+    down = FakeLineSink()
+    down.failures = [SinkUnavailable("down")] * 10_000
+    first = BatchingWriter(down, batch_size=3, flush_interval_s=0.01, spool=DiskSpool(tmp_path / "s.sqlite"))
+    first.start()
+    first.submit(_points(3), token="a")
+    assert first.flush(timeout_s=5)
+    first.stop(timeout_s=0.5)
+    assert first.spooled == 3
+
+    up = FakeLineSink()
+    second = BatchingWriter(up, batch_size=3, flush_interval_s=0.01, spool=DiskSpool(tmp_path / "s.sqlite"))
+    second.start()
+    deadline = time.monotonic() + 10
+    while second.spooled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second.stop(timeout_s=5)
+    assert _times(up) == [T0, T0 + 1, T0 + 2]
+
+
+def test_a_full_spool_pushes_back_instead_of_dropping(tmp_path: Path) -> None:
+    sink = FakeLineSink()
+    sink.failures = [SinkUnavailable("down")] * 10_000
+    durable: list[object] = []
+    spool = DiskSpool(tmp_path / "spool.sqlite", max_bytes=1)  # full after the first batch
+    writer = BatchingWriter(
+        sink, batch_size=1, flush_interval_s=0.01, on_durable=durable.extend, spool=spool, max_backoff_s=0.05
+    )
+    writer.start()
+    writer.submit(_points(1), token="spooled")
+    writer.submit(_points(1, 1), token="waits")
+    assert not writer.flush(timeout_s=0.5)
+    assert durable == ["spooled"]  # the second is neither spooled nor claimed durable
+    writer.stop(timeout_s=0.1)
+    assert durable == ["spooled"]
+
+
+def test_a_spool_needs_a_sink_that_takes_line_protocol(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="write_lines"):
+        BatchingWriter(FakeSink(), spool=DiskSpool(tmp_path / "spool.sqlite"))

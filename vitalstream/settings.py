@@ -44,6 +44,7 @@ __all__ = [
     "LimitsSettings",
     "ProcessorSettings",
     "Settings",
+    "StationSettings",
     "load_settings",
     "parse_broker_url",
 ]
@@ -134,6 +135,9 @@ class InfluxSettings:
     batch_size: int = 5000
     flush_interval_s: float = 0.5
     timeout_s: float = 10.0
+    # While the database is unreachable, batches wait on local disk (processor state_dir); 0 = no spool
+    # (batches are then retried in place and MQTT acks stop, so the broker holds the backlog).
+    spool_max_mb: float = 512.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +247,20 @@ class EdgeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StationSettings:
+    """The nurse station (``vitalstream station``): the ward it shows and where it serves its page."""
+
+    ward: str = "ward-1"
+    # Loopback by default: the page has no login of its own; expose it through an authenticating proxy.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # Empty: vitalstream-station-{ward}-{random}, so two stations never take over each other's connection.
+    client_id: str = ""
+    # How long a click waits for the processor's answer before the page is told "no answer".
+    command_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     influx: InfluxSettings = field(default_factory=InfluxSettings)
@@ -250,6 +268,7 @@ class Settings:
     alerting: AlertingSettings = field(default_factory=AlertingSettings)
     processor: ProcessorSettings = field(default_factory=ProcessorSettings)
     edge: EdgeSettings = field(default_factory=EdgeSettings)
+    station: StationSettings = field(default_factory=StationSettings)
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -259,6 +278,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "alerting": AlertingSettings,
     "processor": ProcessorSettings,
     "edge": EdgeSettings,
+    "station": StationSettings,
 }
 
 

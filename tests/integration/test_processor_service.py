@@ -35,11 +35,19 @@ pytestmark = pytest.mark.integration
 
 
 def _settings(
-    broker: MosquittoServer, influx_url: str, db: str, *, state_dir: Path, client_id: str = "proc-it"
+    broker: MosquittoServer,
+    influx_url: str,
+    db: str,
+    *,
+    state_dir: Path,
+    client_id: str = "proc-it",
+    spool_mb: float = 512.0,
 ) -> Settings:
     return Settings(
         broker=BrokerSettings(url=broker.url),
-        influx=InfluxSettings(url=influx_url, api="v1", db=db, flush_interval_s=0.1, timeout_s=2.0),
+        influx=InfluxSettings(
+            url=influx_url, api="v1", db=db, flush_interval_s=0.1, timeout_s=2.0, spool_max_mb=spool_mb
+        ),
         limits=LimitsSettings(hr_delay_s=3.0),
         processor=ProcessorSettings(client_id=client_id, state_dir=str(state_dir)),
     )
@@ -165,17 +173,38 @@ def test_clinician_commands_over_mqtt_change_the_alert_everywhere(
 def test_readings_not_stored_are_redelivered_to_the_next_run(
     tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
-    """The processor acks only stored readings: with the store down, nothing is acked, nothing is lost."""
+    """Without a disk spool the processor acks only stored readings: with the store down, nothing is
+    acked, and the broker redelivers everything to the next run."""
     dead_store = f"http://127.0.0.1:{free_port()}"
     publisher = MqttRecorder(mosquitto.port, ["unused/#"], client_id="publisher").start()
-    with running(_settings(mosquitto, dead_store, influx_db, state_dir=tmp_path)) as service:
+    with running(_settings(mosquitto, dead_store, influx_db, state_dir=tmp_path, spool_mb=0)) as service:
         for seq in range(20):
             publisher.publish(vitals_topic("p-1", "d-1"), encode_vitals(_reading(seq)))
         assert _wait(lambda: service.counts["readings"] == 20)
         assert service.stats()["unacked"] == 20
     # Same client id, working store: the broker redelivers all 20 unacknowledged readings.
-    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)):
+    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path, spool_mb=0)):
         assert _wait(lambda: len(influxd.rows(influx_db, "SELECT seq FROM vitals")) == 20, timeout_s=15)
+    publisher.stop()
+    seqs = [r["seq"] for r in influxd.rows(influx_db, "SELECT seq FROM vitals")]
+    assert sorted(seqs) == list(range(20))
+
+
+def test_with_the_store_down_readings_wait_in_the_disk_spool_across_a_restart(
+    tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
+) -> None:
+    """With the disk spool (the default), readings are acked once on local disk; the next run drains them."""
+    dead_store = f"http://127.0.0.1:{free_port()}"
+    publisher = MqttRecorder(mosquitto.port, ["unused/#"], client_id="publisher").start()
+    with running(_settings(mosquitto, dead_store, influx_db, state_dir=tmp_path)) as service:
+        for seq in range(20):
+            publisher.publish(vitals_topic("p-1", "d-1"), encode_vitals(_reading(seq)))
+        assert _wait(lambda: service.stats()["spooled_points"] == 20)
+        assert _wait(lambda: service.stats()["unacked"] == 0)
+    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)) as service:
+        assert _wait(lambda: len(influxd.rows(influx_db, "SELECT seq FROM vitals")) == 20, timeout_s=15)
+        assert _wait(lambda: service.stats()["spooled_points"] == 0)
+        assert service.counts["readings"] == 0  # nothing was redelivered: it came from the spool
     publisher.stop()
     seqs = [r["seq"] for r in influxd.rows(influx_db, "SELECT seq FROM vitals")]
     assert sorted(seqs) == list(range(20))
