@@ -28,8 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import paho.mqtt.client as mqtt
 
+from alerts.fhir import alert_resources, fhir_topic, vitals_observations
 from alerts.points import (
     AnyPoint,
     alert_event_point,
@@ -54,6 +56,7 @@ from vitalstream.wire import (
     DeadLetter,
     PatientAlerts,
     RejectedMessage,
+    VitalsReading,
     decode_alert_state,
     decode_command,
     decode_event,
@@ -131,6 +134,9 @@ class ProcessorService:
         self._client.on_subscribe = self._on_subscribe
         self._ledger = AckLedger(self._send_ack)
         self._publish_tickets: dict[int, Ticket] = {}
+        fhir_every = settings.processor.fhir_vitals_every_s
+        self._fhir_vitals_every_ms = int(fhir_every * 1000) if settings.processor.fhir and fhir_every >= 0 else None
+        self._fhir_vitals_at: dict[tuple[str, str], int] = {}
         self._reconcile_mid: int | None = None
         self._data_mid: int | None = None
         spool = None
@@ -337,7 +343,23 @@ class ProcessorService:
         # A duplicate's point is written again on purpose: same key, same value, so it changes
         # nothing, and its ack then waits for durability like any other (the original's write may
         # still be queued).
-        self._emit(message, outcome, [vitals_point(reading)])
+        self._emit(message, outcome, [vitals_point(reading)], also_publish=self._fhir_vitals(reading))
+
+    def _fhir_vitals(self, reading: VitalsReading) -> tuple[tuple[str, bytes], ...]:
+        """The reading as FHIR Observations, if this device is due (see ``processor.fhir_vitals_every_s``)."""
+        every_ms = self._fhir_vitals_every_ms
+        if every_ms is None:
+            return ()
+        key = (reading.patient, reading.device)
+        last = self._fhir_vitals_at.get(key)
+        if last is not None and 0 <= reading.ts_ms - last < every_ms:
+            return ()
+        self._fhir_vitals_at[key] = reading.ts_ms
+        ward = self._settings.processor.ward_of(reading.patient)
+        return tuple(
+            (fhir_topic(resource, ward, reading.patient), orjson.dumps(resource))
+            for resource in vitals_observations(reading)
+        )
 
     def _handle_observation(self, message: mqtt.MQTTMessage, now_ms: int) -> None:
         observation = decode_observation(message.topic, message.payload)
@@ -443,7 +465,11 @@ class ProcessorService:
         self, events: tuple[AlertEvent, ...], snapshot: PatientAlerts | None, ticket: Ticket | None
     ) -> None:
         for event in events:
-            self._publish(alert_events_topic(event.alert.ward, event.alert.patient), encode_alert_event(event), ticket)
+            alert = event.alert
+            self._publish(alert_events_topic(alert.ward, alert.patient), encode_alert_event(event), ticket)
+            if self._settings.processor.fhir:
+                for resource in alert_resources(event):
+                    self._publish(fhir_topic(resource, alert.ward, alert.patient), orjson.dumps(resource), ticket)
         if snapshot is not None:
             # An empty retained payload deletes the retained message: no open alerts, nothing shown.
             payload = encode_alert_state(snapshot) if snapshot.alerts else b""

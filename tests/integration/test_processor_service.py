@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from fhir.resources.R4B.communication import Communication
+from fhir.resources.R4B.detectedissue import DetectedIssue
+from fhir.resources.R4B.observation import Observation
 
 from stream_processor.main import build_sink
 from stream_processor.service import ProcessorService
@@ -208,3 +211,34 @@ def test_with_the_store_down_readings_wait_in_the_disk_spool_across_a_restart(
     publisher.stop()
     seqs = [r["seq"] for r in influxd.rows(influx_db, "SELECT seq FROM vitals")]
     assert sorted(seqs) == list(range(20))
+
+
+def test_alerts_and_vitals_are_published_as_valid_fhir_r4b_resources(
+    tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
+) -> None:
+    models = {"Observation": Observation, "DetectedIssue": DetectedIssue, "Communication": Communication}
+    recorder = MqttRecorder(mosquitto.port, ["fhir/v1/#", "alert-events/v1/#"]).start()
+    with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path)):
+        for seq in range(8):
+            recorder.publish(vitals_topic("p-1", "d-1"), encode_vitals(_reading(seq, hr=170.0)))
+        assert _wait(lambda: len(recorder.on("fhir")) >= 3)
+        time.sleep(0.5)
+    recorder.stop()
+    published = recorder.on("fhir")
+    resources = [json.loads(m.payload) for m in published]
+    for message, resource in zip(published, resources, strict=True):
+        assert message.topic == f"fhir/v1/ward-1/p-1/{resource['resourceType']}"
+        models[resource["resourceType"]].model_validate(resource)  # raises on anything invalid
+    kinds = [r["resourceType"] for r in resources]
+    # Vitals at most once a minute per device (the default): one heart-rate Observation for 8 readings.
+    assert kinds.count("Observation") == 1
+    observation = next(r for r in resources if r["resourceType"] == "Observation")
+    assert observation["code"]["coding"][0]["code"] == "8867-4"
+    assert observation["valueQuantity"]["value"] == 170.0
+    # The raised alert: a DetectedIssue and the Communication that paged.
+    (issue,) = [r for r in resources if r["resourceType"] == "DetectedIssue"]
+    (page,) = [r for r in resources if r["resourceType"] == "Communication"]
+    alert = decode_alert_event(recorder.on("alert-events")[0].payload).alert
+    assert issue["id"] == alert.alert_id
+    assert issue["severity"] == "high"
+    assert page["about"][0]["reference"] == f"DetectedIssue/{alert.alert_id}"
