@@ -220,6 +220,11 @@ class ProcessorSettings:
     checkpoint_every_s: float = 30.0
     # Store to this SQLite file instead of InfluxDB (demos, benchmarks, a laptop without a database).
     sqlite_path: str = ""
+    # FHIR R4B on fhir/v1/{ward}/{patient}/{resourceType}: every alert transition (DetectedIssue, plus a
+    # Communication when it pages), and each device's vitals as Observations at most this often
+    # (0 = every reading, which costs about 50 us and four publishes per reading; < 0 = no vitals).
+    fhir: bool = True
+    fhir_vitals_every_s: float = 60.0
 
     def ward_of(self, patient: str) -> str:
         return self.wards.get(patient, self.ward)
