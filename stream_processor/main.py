@@ -8,6 +8,7 @@ import threading
 from alerts.influx import make_influx_sink
 from alerts.influxql import ensure_database
 from alerts.sinks import PointSink, SinkError, SqlitePointStore
+from stream_processor.http_api import ProcessorHttp
 from stream_processor.service import ProcessorService
 from vitalstream.settings import Settings
 
@@ -35,7 +36,14 @@ def build_sink(settings: Settings) -> PointSink:
 def run_process(settings: Settings, *, stop: threading.Event) -> None:
     """Run until ``stop`` is set."""
     sink = build_sink(settings)
+    service = ProcessorService(settings=settings, sink=sink)
+    http = None
+    if settings.processor.http_listen:
+        influx = None if settings.processor.sqlite_path else settings.influx
+        http = ProcessorHttp(service, settings.processor.http_listen, influx).start()
     try:
-        ProcessorService(settings=settings, sink=sink).run(stop)
+        service.run(stop)
     finally:
+        if http is not None:
+            http.stop()
         sink.close()

@@ -45,6 +45,7 @@ from alerts.spool import DiskSpool
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
 from stream_processor.core import CommandOutcome, CommandRefused, Outcome, ProcessorCore
+from stream_processor.metrics import Histogram, processor_metrics
 from stream_processor.sequence import SeqStatus
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
@@ -120,6 +121,10 @@ class ProcessorService:
         self._core_lock = threading.RLock()
         self._checkpoint = Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint"
         self.counts: Counter[str] = Counter()
+        # (kind, priority, transition) -> how many; and the time each message takes, for /metrics.
+        self.alert_counts: Counter[tuple[str, str, str]] = Counter()
+        self.latency = Histogram()
+        self.last_tick = time.monotonic()
         self.ready = threading.Event()
         self._reconciled = threading.Event()
         self._held: list[mqtt.MQTTMessage] = []
@@ -165,6 +170,7 @@ class ProcessorService:
         try:
             while not stop.wait(1.0):
                 self._tick()
+                self.last_tick = time.monotonic()
                 now = time.monotonic()
                 if now - last_checkpoint >= self._settings.processor.checkpoint_every_s:
                     self._save_checkpoint()
@@ -189,6 +195,17 @@ class ProcessorService:
         self._client.loop_stop()
         self._writer.stop(timeout_s=1.0)
         log.info("processor stopped", extra=self.stats())
+
+    def metrics_text(self) -> str:
+        """Prometheus text format: what an operator graphs and alerts on."""
+        gauges = {
+            "write_queue_points": ("Points queued for the store.", self._writer.depth),
+            "spool_points": ("Points waiting in the local disk spool for the store.", self._writer.spooled),
+            "unacked_messages": ("MQTT messages received and not yet acknowledged.", self._ledger.outstanding),
+            "patients": ("Patients with state in this processor.", len(self.core.patients)),
+            "store_healthy": ("1 when the last write to the store succeeded.", int(self._writer.healthy)),
+        }
+        return processor_metrics(dict(self.counts), dict(self.alert_counts), gauges, self.latency)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -309,6 +326,7 @@ class ProcessorService:
         self._ack_now(message)
 
     def _dispatch(self, message: mqtt.MQTTMessage) -> None:
+        started = time.perf_counter()
         now_ms = self._clock_ms()
         root = message.topic.partition("/")[0]
         try:
@@ -324,6 +342,7 @@ class ProcessorService:
                 self._ack_now(message)
         except RejectedMessage as exc:
             self._dead_letter(message, exc, now_ms)
+        self.latency.observe(time.perf_counter() - started)
 
     # ------------------------------------------------------------ handlers
 
@@ -436,6 +455,7 @@ class ProcessorService:
             points += [alert_point(event.alert), alert_event_point(event)]
             alert = event.alert
             self.counts[f"alerts_{event.transition.value}"] += 1
+            self.alert_counts[(alert.kind, alert.priority.value, event.transition.value)] += 1
             # One canonical log line per alert decision: facts, no payloads, pseudonyms only.
             log.info(
                 "alert %s",

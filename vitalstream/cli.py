@@ -117,6 +117,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             "ward": get("ward"),
             "client_id": get("client_id") if args.command == "process" else None,
             "state_dir": get("state_dir"),
+            "http_listen": get("http_listen"),
         },
         "edge": {
             "source": get("source"),
@@ -425,6 +426,12 @@ def _add_process(sub: Subparsers) -> None:
     process.add_argument("--state-dir", metavar="DIR", help="directory for local state (default var/processor)")
     process.add_argument(
         "--sqlite", metavar="PATH", help="store to this SQLite file instead of InfluxDB (demos, benchmarks)"
+    )
+    process.add_argument(
+        "--http-listen",
+        metavar="HOST:PORT",
+        help="serve /healthz, /readyz, /metrics and /api/alert-events (missed events from InfluxDB) here "
+        "(default: off; port 0 = any free port, logged)",
     )
     process.set_defaults(run=_cmd_process)
 

@@ -225,6 +225,8 @@ class ProcessorSettings:
     # (0 = every reading, which costs about 50 us and four publishes per reading; < 0 = no vitals).
     fhir: bool = True
     fhir_vitals_every_s: float = 60.0
+    # HOST:PORT for /healthz, /readyz, /metrics and /api/alert-events; empty = no HTTP (port 0 = any free).
+    http_listen: str = ""
 
     def ward_of(self, patient: str) -> str:
         return self.wards.get(patient, self.ward)
