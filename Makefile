@@ -23,11 +23,14 @@ venv: $(VENV)/.installed
 demo: venv
 	$(BIN)/vitalstream demo $(if $(DURATION),--duration $(DURATION))
 
-# The integration tests start real Mosquitto and InfluxDB 1.x servers; install them when missing.
+# The integration tests start real Mosquitto and InfluxDB 1.x servers and drive the nurse station's page
+# in headless Chromium; install them when missing.
 system-packages:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto"; \
 	command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing="$$missing influxdb"; \
+	command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

@@ -114,7 +114,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
         },
         "processor": {
             "sqlite_path": get("sqlite"),
-            "ward": get("ward"),
+            "ward": get("ward") if args.command != "station" else None,
             "client_id": get("client_id") if args.command == "process" else None,
             "state_dir": get("state_dir"),
             "http_listen": get("http_listen"),
@@ -129,6 +129,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, object]]:
             "spool_path": get("spool"),
             "spool_max_mb": get("spool_max_mb"),
             "speed": get("speed"),
+        },
+        "station": {
+            "ward": get("ward") if args.command == "station" else None,
+            "http_host": get("http_host"),
+            "http_port": get("http_port"),
         },
     }
 
@@ -167,6 +172,14 @@ def _cmd_process(settings: Settings, _args: argparse.Namespace) -> int:
     from stream_processor.main import run_process  # noqa: PLC0415
 
     run_process(settings, stop=_stop_on_signals())
+    return 0
+
+
+def _cmd_station(settings: Settings, _args: argparse.Namespace) -> int:
+    _require("paho", extra="processor")
+    from alerts.station.server import run_station  # noqa: PLC0415
+
+    run_station(settings, stop=_stop_on_signals())
     return 0
 
 
@@ -436,6 +449,24 @@ def _add_process(sub: Subparsers) -> None:
     process.set_defaults(run=_cmd_process)
 
 
+def _add_station(sub: Subparsers) -> None:
+    station = sub.add_parser(
+        "station",
+        allow_abbrev=False,
+        help="run the nurse station: one web page of a ward's alerts, with acknowledge / resolve / false alarm",
+        description="Subscribe to a ward's alerts, alert events, command results and the vitals (MQTT, QoS 1) and "
+        "serve a live page of the open alerts, most urgent first, over HTTP (GET / ; /events is the "
+        'Server-Sent Events stream; /api/alerts; POST /api/alerts/ID/ACTION with {"by": "STAFF-ID"}; '
+        "/healthz, /readyz, /metrics). The page has no login: keep it on loopback or behind an "
+        "authenticating proxy.",
+    )
+    _broker_options(station)
+    station.add_argument("--ward", metavar="WARD", help="the ward to show (default ward-1)")
+    station.add_argument("--http-host", metavar="HOST", help="address to serve the page on (default 127.0.0.1)")
+    station.add_argument("--http-port", type=int, metavar="PORT", help="HTTP port (default 8080; 0 = any free port)")
+    station.set_defaults(run=_cmd_station)
+
+
 def _add_demo(sub: Subparsers) -> None:
     demo = sub.add_parser(
         "demo",
@@ -592,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_edge(sub)
     _add_process(sub)
+    _add_station(sub)
     _add_demo(sub)
     _add_eval(sub)
     _add_classify(sub)
