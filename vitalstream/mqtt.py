@@ -24,6 +24,7 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # The processor acknowledges only once a reading's effects are durable (after a batched write), so
 # it needs a window far larger than the usual 20.
 RECEIVE_MAXIMUM = 65535
+OUTGOING_INFLIGHT = 1000
 
 
 def make_client(
@@ -54,6 +55,11 @@ def make_client(
             tls_version=ssl.PROTOCOL_TLS_CLIENT,
         )
     client.reconnect_delay_set(min_delay=1, max_delay=30)
+    # paho's default of 20 unacknowledged outgoing QoS 1 messages throttles a processor that publishes
+    # alerts, FHIR resources and command results at once: alert events then queue behind the window
+    # (measured: p50 reading-to-alert 22 ms -> 0.8-4 s at 4k readings/s with FHIR on). The broker's
+    # own receive maximum (65535 by default in Mosquitto) still bounds it.
+    client.max_inflight_messages_set(OUTGOING_INFLIGHT)
     return client
 
 
