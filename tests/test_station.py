@@ -18,14 +18,12 @@ from hypothesis import strategies as st
 
 from alerts.station import (
     CommandAnswer,
-    CommandResultMessage,
     PendingCommands,
     StationMetrics,
     StationState,
     TrendBook,
     command_id_for,
     http_reply,
-    parse_command_result,
 )
 from alerts.station.feed import Rejected, Snapshot, decode_message, ward_topics
 from alerts.station.server import Station
@@ -36,6 +34,8 @@ from vitalstream.wire import (
     AlertEvent,
     AlertExplanation,
     AlertState,
+    CommandResult,
+    CommandStatus,
     PatientAlerts,
     Priority,
     RejectedMessage,
@@ -43,8 +43,10 @@ from vitalstream.wire import (
     Transition,
     VitalsReading,
     decode_command,
+    decode_command_result,
     encode_alert_event,
     encode_alert_state,
+    parse_ts,
 )
 
 T0 = 1_790_000_000_000
@@ -297,8 +299,8 @@ def command(action: AlertAction = AlertAction.ACKNOWLEDGE, by: str = "nurse-12",
     return AlertCommand(command_id_for("a-1", action, by, event_no=event_no), action, "a-1", "p-1", by, T0)
 
 
-def result_for(cmd: AlertCommand, status: str, reason: str | None = None) -> CommandResultMessage:
-    return CommandResultMessage(cmd.command_id, cmd.action, cmd.alert_id, cmd.patient, status, reason)
+def result_for(cmd: AlertCommand, status: str, reason: str | None = None) -> CommandResult:
+    return CommandResult(cmd.command_id, cmd.action, cmd.alert_id, cmd.patient, CommandStatus(status), T0, reason)
 
 
 def test_command_ids_repeat_for_a_double_click_and_change_when_anything_changes() -> None:
@@ -396,9 +398,10 @@ def _result_payload(**overrides: object) -> bytes:
 
 
 def test_command_results_parse_with_null_reason_and_unknown_fields() -> None:
-    result = parse_command_result(_result_payload(status="applied", reason=None, detail=None, ts=...))
-    assert result == CommandResultMessage("c-1", AlertAction.ACKNOWLEDGE, "a-1", "p-1", "applied")
-    refused = parse_command_result(_result_payload())
+    result = decode_command_result(_result_payload(status="applied", reason=None, detail=None))
+    applied_at = parse_ts("2026-11-21T10:00:00Z")
+    assert result == CommandResult("c-1", AlertAction.ACKNOWLEDGE, "a-1", "p-1", CommandStatus.APPLIED, applied_at)
+    refused = decode_command_result(_result_payload())
     assert (refused.reason, refused.detail) == ("transition_not_allowed", "the alert is already acknowledged")
 
 
@@ -419,7 +422,7 @@ def test_command_results_parse_with_null_reason_and_unknown_fields() -> None:
 )
 def test_bad_command_results_are_rejected_with_a_reason(payload: bytes, reason: str, field: str | None) -> None:
     with pytest.raises(RejectedMessage) as info:
-        parse_command_result(payload)
+        decode_command_result(payload)
     assert (info.value.reason.value, info.value.field) == (reason, field)
 
 
@@ -437,7 +440,7 @@ def test_messages_of_another_ward_or_with_a_mismatched_patient_are_rejected() ->
     assert isinstance(decode_message(f"alert-events/v1/{WARD}/p-1", raised, WARD), AlertEvent)
     assert decode_message(f"alert-events/v1/{WARD}/p-7", raised, WARD) == Rejected("alert-events", "topic_mismatch")
     result = _result_payload()
-    assert isinstance(decode_message(f"command-results/v1/{WARD}/p-1", result, WARD), CommandResultMessage)
+    assert isinstance(decode_message(f"command-results/v1/{WARD}/p-1", result, WARD), CommandResult)
     assert decode_message(f"command-results/v1/{WARD}/p-2", result, WARD) == Rejected(
         "command-results", "topic_mismatch"
     )
@@ -489,7 +492,9 @@ class FakeBroker:
         status = self.answer(cmd)
         if status is not None:
             reason = "transition_not_allowed" if status == "refused" else None
-            message = CommandResultMessage(cmd.command_id, cmd.action, cmd.alert_id, cmd.patient, status, reason)
+            message = CommandResult(
+                cmd.command_id, cmd.action, cmd.alert_id, cmd.patient, CommandStatus(status), T0, reason
+            )
             asyncio.get_running_loop().call_soon(self.station.deliver, message)
         return True
 

@@ -8,11 +8,9 @@ MQTT). The shell modules need paho-mqtt and are not imported here.
 
 from alerts.station.commands import (
     CommandAnswer,
-    CommandResultMessage,
     PendingCommands,
     command_id_for,
     http_reply,
-    parse_command_result,
 )
 from alerts.station.metrics import StationMetrics
 from alerts.station.state import StationState, alert_view, sort_key
@@ -21,7 +19,6 @@ from alerts.station.trends import TREND_VITALS, TrendBook
 __all__ = [
     "TREND_VITALS",
     "CommandAnswer",
-    "CommandResultMessage",
     "PendingCommands",
     "StationMetrics",
     "StationState",
@@ -29,6 +26,5 @@ __all__ = [
     "alert_view",
     "command_id_for",
     "http_reply",
-    "parse_command_result",
     "sort_key",
 ]

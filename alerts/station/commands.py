@@ -26,41 +26,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from vitalstream.wire import AlertAction, AlertCommand, AlertEvent, CommandResult, Transition
 
-from vitalstream.wire import AlertAction, AlertCommand, AlertEvent, RejectedMessage, RejectReason, Transition
-from vitalstream.wire.topics import check_id
+__all__ = ["CommandAnswer", "PendingCommands", "command_id_for", "http_reply"]
 
-__all__ = [
-    "COMMAND_STATUSES",
-    "CommandAnswer",
-    "CommandResultMessage",
-    "PendingCommands",
-    "command_id_for",
-    "http_reply",
-    "parse_command_result",
-]
-
-COMMAND_STATUSES = frozenset({"applied", "duplicate", "refused"})
-_MAX_RESULT_BYTES = 4 * 1024
 _TRANSITION_OF = {
     AlertAction.ACKNOWLEDGE: Transition.ACKNOWLEDGED,
     AlertAction.RESOLVE: Transition.RESOLVED,
     AlertAction.FALSE_ALARM: Transition.FALSE_ALARM,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class CommandResultMessage:
-    """A decoded ``command-results/v1/{ward}/{patient}`` message (only the fields the station uses)."""
-
-    command_id: str
-    action: AlertAction
-    alert_id: str
-    patient: str
-    status: str
-    reason: str | None = None
-    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,52 +53,6 @@ def command_id_for(alert_id: str, action: AlertAction, by: str, *, event_no: int
     return f"c-{digest}"
 
 
-def _optional_text(obj: dict[str, Any], key: str, max_len: int) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > max_len:
-        raise RejectedMessage(RejectReason.WRONG_TYPE, key, f"expected a string of at most {max_len} characters")
-    return value
-
-
-def _text(obj: dict[str, Any], key: str, max_len: int) -> str:
-    value = _optional_text(obj, key, max_len)
-    if value is None:
-        raise RejectedMessage(RejectReason.MISSING_FIELD, key, "required")
-    return value
-
-
-def parse_command_result(payload: bytes | bytearray) -> CommandResultMessage:
-    """Decode a command result; unknown top-level fields are ignored, as everywhere in wire contract v1."""
-    if len(payload) > _MAX_RESULT_BYTES:
-        raise RejectedMessage(RejectReason.TOO_LARGE, None, f"{len(payload)} bytes")
-    try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise RejectedMessage(RejectReason.MALFORMED_JSON, None, "not valid JSON") from None
-    if not isinstance(obj, dict):
-        raise RejectedMessage(RejectReason.NOT_AN_OBJECT, None, "top level is not an object")
-    if type(obj.get("v")) is not int or obj["v"] != 1:
-        raise RejectedMessage(RejectReason.UNSUPPORTED_VERSION, "v", "schema version is not 1")
-    try:
-        action = AlertAction(_text(obj, "action", 32))
-    except ValueError:
-        raise RejectedMessage(RejectReason.OUT_OF_RANGE, "action", "not a known action") from None
-    status = _text(obj, "status", 32)
-    if status not in COMMAND_STATUSES:
-        raise RejectedMessage(RejectReason.OUT_OF_RANGE, "status", "not applied, duplicate or refused")
-    return CommandResultMessage(
-        command_id=check_id(_text(obj, "command_id", 64), field="command_id"),
-        action=action,
-        alert_id=_text(obj, "alert_id", 64),
-        patient=check_id(_text(obj, "patient", 64), field="patient"),
-        status=status,
-        reason=_optional_text(obj, "reason", 64),
-        detail=_optional_text(obj, "detail", 500),
-    )
-
-
 class PendingCommands:
     """Commands sent and not answered yet, keyed by ``command_id``."""
 
@@ -141,13 +69,13 @@ class PendingCommands:
     def add(self, command: AlertCommand) -> None:
         self._pending[command.command_id] = command
 
-    def on_result(self, result: CommandResultMessage) -> CommandAnswer | None:
+    def on_result(self, result: CommandResult) -> CommandAnswer | None:
         """The answer for a pending command, or ``None`` if the result is for someone else's command."""
         command = self._pending.pop(result.command_id, None)
         self._evidence.pop(result.command_id, None)
         if command is None:
             return None
-        return CommandAnswer(result.command_id, result.status, result.reason, result.detail)
+        return CommandAnswer(result.command_id, result.status.value, result.reason, result.detail)
 
     def on_event(self, event: AlertEvent) -> None:
         """Remember that a pending command visibly took effect (used only if no result arrives)."""

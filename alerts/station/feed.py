@@ -20,17 +20,18 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from alerts.station.commands import CommandResultMessage, parse_command_result
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import BrokerSettings
 from vitalstream.wire import (
     AlertEvent,
+    CommandResult,
     PatientAlerts,
     RejectedMessage,
     RejectReason,
     VitalsReading,
     decode_alert_event,
     decode_alert_state,
+    decode_command_result,
     decode_vitals,
 )
 from vitalstream.wire.topics import VITALS_ALL, check_id
@@ -54,7 +55,7 @@ class Rejected:
     reason: str
 
 
-Decoded = Snapshot | AlertEvent | VitalsReading | CommandResultMessage | Rejected
+Decoded = Snapshot | AlertEvent | VitalsReading | CommandResult | Rejected
 
 
 def ward_topics(ward: str) -> list[str]:
@@ -99,7 +100,7 @@ def _decode(topic: str, payload: bytes, ward: str) -> Decoded:
             raise _mismatch("alert.patient" if event.alert.patient != patient else "alert.ward")
         return event
     if root == "command-results":
-        result = parse_command_result(payload)
+        result = decode_command_result(payload)
         if result.patient != patient:
             raise _mismatch("patient")
         return result

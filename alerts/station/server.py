@@ -33,7 +33,6 @@ import orjson
 
 from alerts.station.commands import (
     CommandAnswer,
-    CommandResultMessage,
     PendingCommands,
     command_id_for,
     http_reply,
@@ -45,7 +44,15 @@ from alerts.station.trends import TrendBook
 from alerts.station.web import MAX_HEAD, HttpError, Request, event_stream_head, read_request, reply, sse_message
 from vitalstream.errors import ConfigError
 from vitalstream.settings import Settings
-from vitalstream.wire import AlertAction, AlertCommand, AlertEvent, RejectedMessage, VitalsReading, encode_command
+from vitalstream.wire import (
+    AlertAction,
+    AlertCommand,
+    AlertEvent,
+    CommandResult,
+    RejectedMessage,
+    VitalsReading,
+    encode_command,
+)
 from vitalstream.wire.topics import check_id, command_topic
 
 __all__ = ["Station", "run_station"]
@@ -125,7 +132,7 @@ class Station:
             self._pending.on_event(item)
             if self.state.apply_event(item):
                 self._broadcast("patient", self.state.patient_json(item.alert.patient))
-        elif isinstance(item, CommandResultMessage):
+        elif isinstance(item, CommandResult):
             self.metrics.messages["command-results"] += 1
             answer = self._pending.on_result(item)
             if answer is not None:
