@@ -33,6 +33,9 @@ COPY vitalstream/ vitalstream/
 COPY edge_agent/ edge_agent/
 COPY stream_processor/ stream_processor/
 COPY alerts/ alerts/
+COPY vitalstream_app/ vitalstream_app/
+# The ONNX models and their manifest ship as the vitalstream_models package (the training scripts beside them are not installed).
+COPY models/ models/
 
 # Build stages install into /opt/venv; the runtime stages copy only that venv, so the source tree,
 # build directories and pip's build requirements stay behind.

@@ -45,7 +45,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv system-packages
-	$(BIN)/pytest --doctest-modules vitalstream edge_agent stream_processor alerts tests
+	$(BIN)/pytest
 
 test: lint typecheck pytest
 

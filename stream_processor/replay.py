@@ -1,4 +1,4 @@
-"""Recorded and scripted streams through the edge pipeline and the processor core, on a virtual clock.
+"""A stream through the processor core on a virtual clock: the replay loop, free of any source or broker.
 
 One process, no broker, no wall clock: each stream (one patient) gets its own
 :class:`~stream_processor.core.ProcessorCore`, and time is the stream's own event time, advanced a
@@ -7,55 +7,23 @@ silent-device check runs every virtual second, and a simulated clinician (``Nurs
 alerts with commands that take effect at their own time. The same streams with the same settings
 give the same alerts, ids included.
 
-Streams come from
-
-- WFDB records (MIT-BIH, ...) and BIDMC ``*_Signals.csv`` files: the waveforms go through the
-  edge pipeline (QRS, beats, rhythm, SQI, PPG pulse) exactly as on a device;
-- scripted scenarios (``scenario:SPEC``, see :mod:`edge_agent.scenarios`): simulated waveforms
-  through the edge pipeline, or (``scenario-vitals:SPEC``) a wearable's 1 Hz numbers directly,
-  which is cheap enough for patient-days.
-
-Every reading is encoded and decoded with the wire codec on its way, as it would be on the bus.
+Where streams come from (recordings and scenarios through the edge pipeline) is the application's
+business (``vitalstream_app.replay_sources``): the processor does not import the edge.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from stream_processor.core import CommandRefused, ProcessorCore
-from vitalstream.errors import ConfigError
 from vitalstream.settings import AlertingSettings, LimitsSettings
-from vitalstream.wire import (
-    AlertCommand,
-    AlertEvent,
-    Observation,
-    Transition,
-    VitalsReading,
-    decode_vitals,
-    encode_vitals,
-)
-from vitalstream.wire.topics import vitals_topic
+from vitalstream.wire import AlertCommand, AlertEvent, Observation, Transition, VitalsReading
+from vitalstream.wire.codec import explanation_json
 
-if TYPE_CHECKING:
-    from edge_agent.frames import DeviceFrame
-    from edge_agent.pipeline import EdgeModels
-    from edge_agent.scenarios import Scenario
-
-__all__ = [
-    "REPLAY_START_MS",
-    "Nurse",
-    "ReplayedAlert",
-    "Stream",
-    "recording_streams",
-    "replay_stream",
-    "scenario_stream",
-    "scenario_streams",
-    "streams_for",
-]
+__all__ = ["REPLAY_START_MS", "REPLAY_WARD", "Nurse", "ReplayedAlert", "Stream", "replay_stream"]
 
 # Every replayed stream starts at the same instant (2026-01-01T00:00:00Z): alert ids depend only on the data.
 REPLAY_START_MS = 1_767_225_600_000
@@ -88,8 +56,6 @@ class ReplayedAlert:
     event: AlertEvent
 
     def as_json(self) -> dict[str, object]:
-        from vitalstream.wire.codec import explanation_json  # noqa: PLC0415
-
         alert = self.event.alert
         return {
             "record": self.record,
@@ -163,121 +129,3 @@ def replay_stream(
         clock_ms += 1000
         advance_to(clock_ms)
     return raised
-
-
-# ---------------------------------------------------------------- streams
-
-
-def _over_the_wire(reading: VitalsReading) -> VitalsReading:
-    return decode_vitals(vitals_topic(reading.patient, reading.device), encode_vitals(reading))
-
-
-def _fixed(readings: list[VitalsReading]) -> Callable[[], Iterable[VitalsReading]]:
-    return lambda: readings
-
-
-def _edge_readings(
-    frames: Iterator[list[DeviceFrame]], patient: str, device: str, models: EdgeModels
-) -> list[VitalsReading]:
-    from dataclasses import replace  # noqa: PLC0415
-
-    from edge_agent.pipeline import DevicePipeline  # noqa: PLC0415
-
-    pipeline = DevicePipeline(patient, device)
-    readings: list[VitalsReading] = []
-    for batch in frames:
-        for frame in batch:
-            reading, _events = pipeline.process(frame, models)
-            readings.append(_over_the_wire(replace(reading, seq=len(readings))))
-    return readings
-
-
-def recording_streams(path: Path, *, models: EdgeModels, until_s: float | None = None) -> list[Stream]:
-    """One stream per WFDB record or BIDMC signals file at ``path`` (its ECG and PLETH through the edge)."""
-    from edge_agent.recording_replay import RecordingReplay, find_recordings  # noqa: PLC0415
-
-    streams = []
-    for file in find_recordings(path):
-        source = RecordingReplay([file], start_ms=REPLAY_START_MS)
-        ((patient, device),) = source.devices
-        seconds = source.seconds if until_s is None else min(source.seconds, int(until_s))
-
-        def frames(source: RecordingReplay = source, seconds: int = seconds) -> Iterator[list[DeviceFrame]]:
-            for second in range(1, seconds + 1):
-                yield source.frames_until(REPLAY_START_MS + second * 1000)
-
-        readings = _edge_readings(frames(), patient, device, models)
-        record = f"{file.parent.name}/{file.name.removesuffix('.hea').removesuffix('_Signals.csv')}"
-        streams.append(Stream(record, patient, REPLAY_START_MS, seconds, _fixed(readings)))
-    return streams
-
-
-def scenario_stream(scenario: Scenario, *, record: str, seconds: int, seed: int, models: EdgeModels | None) -> Stream:
-    """One simulated patient: waveforms through the edge (``models`` given), else the wearable's 1 Hz numbers."""
-    from edge_agent.simulator import SimulatedWard, WaveformWard  # noqa: PLC0415
-
-    if models is not None:
-        ward = WaveformWard([scenario], seed=seed, start_ms=REPLAY_START_MS)
-        ((patient, device),) = [(d.patient, d.device) for d in ward.devices]
-        frames = (ward.frames_until(REPLAY_START_MS + second * 1000) for second in range(1, seconds + 1))
-        readings = _edge_readings(frames, patient, device, models)
-        return Stream(record, patient, REPLAY_START_MS, seconds, _fixed(readings))
-
-    def generate() -> Iterator[VitalsReading]:
-        ward = SimulatedWard([scenario], seed=seed, start_ms=REPLAY_START_MS)
-        for second in range(1, seconds + 1):
-            yield from (_over_the_wire(r) for r in ward.readings_until(REPLAY_START_MS + second * 1000))
-
-    patient = SimulatedWard([scenario], seed=seed, start_ms=REPLAY_START_MS).devices[0].patient
-    return Stream(record, patient, REPLAY_START_MS, seconds, generate)
-
-
-def scenario_streams(
-    spec: str,
-    *,
-    seconds: int | None,
-    seed: int,
-    models: EdgeModels | None,
-    until_s: float | None = None,
-) -> list[Stream]:
-    """One stream per entry of a scenario spec (see :func:`scenario_stream`). ``seconds`` defaults to two
-    minutes past the last episode."""
-    from edge_agent.scenarios import parse_scenarios  # noqa: PLC0415
-
-    entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
-    if not entries:
-        raise ConfigError("empty scenario spec", source="scenario")
-    streams = []
-    for index, scenario in enumerate(parse_scenarios(spec, patients=len(entries))):
-        length = seconds
-        if length is None:
-            length = int(max((e.onset_s + e.duration_s + e.ramp_s for e in scenario.episodes), default=600.0)) + 120
-        if until_s is not None:
-            length = min(length, int(until_s))
-        record = f"scenario/{scenario.name}" if len(entries) == 1 else f"scenario/{index}:{scenario.name}"
-        streams.append(
-            scenario_stream(scenario, record=record, seconds=length, seed=seed * 1000 + index, models=models)
-        )
-    return streams
-
-
-def streams_for(
-    targets: Sequence[str],
-    *,
-    models: Callable[[], EdgeModels],
-    seconds: int | None = None,
-    seed: int = 7,
-    until_s: float | None = None,
-) -> Iterator[Stream]:
-    """The streams named on the command line, one target after the other (lazily: replay starts at once)."""
-    for target in targets:
-        if target.startswith("scenario:"):
-            yield from scenario_streams(
-                target.removeprefix("scenario:"), seconds=seconds, seed=seed, models=models(), until_s=until_s
-            )
-        elif target.startswith("scenario-vitals:"):
-            yield from scenario_streams(
-                target.removeprefix("scenario-vitals:"), seconds=seconds, seed=seed, models=None, until_s=until_s
-            )
-        else:
-            yield from recording_streams(Path(target), models=models(), until_s=until_s)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.procs import cli_env
-from vitalstream.cli import build_parser, main
+from vitalstream_app.cli import build_parser, main
 
 SUBCOMMANDS = ["edge", "process", "demo", "replay", "eval", "classify", "news2", "bench"]
 
@@ -80,7 +80,7 @@ def test_a_missing_extra_is_named_in_one_line() -> None:
         "import importlib.util\n"
         "real = importlib.util.find_spec\n"
         "importlib.util.find_spec = lambda n, *a: None if n == 'influxdb_client' else real(n, *a)\n"
-        "from vitalstream.cli import main\n"
+        "from vitalstream_app.cli import main\n"
         "sys.exit(main(['process']))\n"
     )
     result = subprocess.run(

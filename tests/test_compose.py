@@ -26,8 +26,8 @@ import pytest
 import yaml
 
 from edge_agent.scenarios import parse_scenarios
-from vitalstream.cli import build_parser
 from vitalstream.settings import Settings, load_settings
+from vitalstream_app.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

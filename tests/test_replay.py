@@ -10,10 +10,11 @@ import orjson
 import pytest
 
 from edge_agent.pipeline import EdgeModels
-from stream_processor.replay import Nurse, replay_stream, scenario_streams, streams_for
+from stream_processor.replay import Nurse, replay_stream
 from tests.procs import REPO, cli_env
 from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import AlertAction, AlertCommand, AlertEvent
+from vitalstream_app.replay_sources import scenario_streams, streams_for
 
 LIMITS, ALERTING = LimitsSettings(), AlertingSettings()
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from alerts.bench import BENCH_DATABASE, bench_influx, vitals_points
 from tests.procs import cli_env
 from tests.servers import InfluxServer, InfluxV2Proxy
 from vitalstream.settings import InfluxSettings
+from vitalstream_app.bench.influx import BENCH_DATABASE, bench_influx, vitals_points
 
 POINTS = 20_000
 BATCH = 2_000

@@ -9,6 +9,8 @@ import asyncio
 import socket
 import threading
 
+from amqtt.broker import Broker
+
 __all__ = ["EmbeddedBroker", "free_port"]
 
 
@@ -46,7 +48,6 @@ class EmbeddedBroker:
         asyncio.run(self._serve())
 
     async def _serve(self) -> None:
-        from amqtt.broker import Broker  # noqa: PLC0415 -- the demo extra
 
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()

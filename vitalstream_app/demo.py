@@ -12,9 +12,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import paho.mqtt.client as mqtt
+from rich.console import Console
+from rich.live import Live
 
 from alerts.sinks import PointSink, SqlitePointStore
 from alerts.ward_board import WardBoard
@@ -24,8 +26,8 @@ from edge_agent.publisher import SpoolDelivery
 from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import WaveformWard
 from edge_agent.spool import Spool
+from stream_processor.main import build_sink
 from stream_processor.service import ProcessorService
-from vitalstream.embedded_broker import EmbeddedBroker
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
 from vitalstream.wire import (
@@ -36,9 +38,7 @@ from vitalstream.wire import (
     decode_vitals,
 )
 from vitalstream.wire.topics import ALERT_EVENTS_ALL, ALERTS_ALL, VITALS_ALL
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from vitalstream_app.embedded_broker import EmbeddedBroker
 
 __all__ = ["run_demo"]
 
@@ -99,8 +99,6 @@ def _event_line(event: AlertEvent) -> str:
 
 def _make_sink(settings: Settings, *, use_influx: bool) -> tuple[PointSink, str]:
     if use_influx:
-        from stream_processor.main import build_sink  # noqa: PLC0415 -- only with --influx-url
-
         return build_sink(settings), f"InfluxDB {settings.influx.url} ({settings.influx.api})"
     path = Path(settings.processor.state_dir) / "demo.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +108,6 @@ def _make_sink(settings: Settings, *, use_influx: bool) -> tuple[PointSink, str]
 
 def _make_console(view: str) -> tuple[Console, bool]:
     """The console and whether to draw a live table (a terminal) or print lines (logs, CI)."""
-    from rich.console import Console  # noqa: PLC0415 -- demo extra
 
     console = Console()
     if not console.is_terminal:
@@ -141,7 +138,6 @@ def run_demo(
     stop: threading.Event,
 ) -> dict[str, Any]:
     """Run the demo until ``duration_s`` passes or ``stop`` is set; returns a summary."""
-    from rich.live import Live  # noqa: PLC0415 -- demo extra
 
     broker = EmbeddedBroker().start()
     settings = dataclasses.replace(

@@ -47,6 +47,7 @@ from alerts.sinks import SinkError, SinkUnavailable, classify_status
 from alerts.writer import BatchingWriter
 from vitalstream.settings import InfluxSettings
 from vitalstream.wire import Rhythm, VitalsReading
+from vitalstream_app.bench.machine import machine
 
 __all__ = ["BENCH_DATABASE", "bench_influx", "vitals_points"]
 
@@ -271,7 +272,6 @@ def bench_influx(
     written. ``batch_size`` defaults to the processor's (``settings.batch_size``). ``query_url`` is where
     InfluxQL (create, count, drop) goes if not to ``settings.url``, e.g. when a v2 gateway fronts a 1.x.
     """
-    from edge_agent.bench import machine  # noqa: PLC0415 -- the same machine description everywhere
 
     if not _NAME.fullmatch(database):
         raise ValueError(f"bench database name must match [A-Za-z0-9_]+, got {database!r}")

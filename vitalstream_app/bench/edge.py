@@ -15,7 +15,7 @@ Two parts, both measured, never asserted (the tests do not time anything):
 from __future__ import annotations
 
 import os
-import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -25,27 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.dsp import Array
+from edge_agent.models import ppg_hr as ppg_module
+from edge_agent.models import rhythm as rhythm_module
+from edge_agent.models import sqi as sqi_module
+from edge_agent.models.beats import beat_features
+from edge_agent.models.qrs import StreamingQrsDetector, detect_qrs
+from edge_agent.pipeline import EdgeModels
+from edge_agent.records import read_bidmc_signals, read_record
+from edge_agent.waveform_sim import EcgPpgGenerator
+from vitalstream.settings import parse_broker_url
 
-__all__ = ["bench_agent", "bench_models", "machine"]
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+__all__ = ["bench_agent", "bench_models"]
 
 
 def _percentiles(samples_s: list[float]) -> dict[str, float]:
@@ -55,13 +49,8 @@ def _percentiles(samples_s: list[float]) -> dict[str, float]:
 
 def _ecg_source(data: Path | None) -> tuple[Array, float, str]:
     if data is not None and (data / "mitdb" / "208.hea").exists():
-        from edge_agent.records import read_record  # noqa: PLC0415 -- wfdb only when the data is there
-
         record = read_record(data / "mitdb" / "208")
         return record.channel(0)[: 360 * 300], record.fs, "mitdb/208 MLII"
-    import random  # noqa: PLC0415
-
-    from edge_agent.waveform_sim import EcgPpgGenerator  # noqa: PLC0415
 
     gen = EcgPpgGenerator(ecg_fs=360.0, ppg_fs=125.0, rng=random.Random(1))
     ecg = np.concatenate([gen.render_second(s, hr_bpm=80.0, pvc_every=5)[0] for s in range(300)])
@@ -71,13 +60,8 @@ def _ecg_source(data: Path | None) -> tuple[Array, float, str]:
 def _ppg_source(data: Path | None) -> tuple[Array, float, str]:
     signals = None if data is None else data / "bidmc" / "bidmc_csv" / "bidmc_01_Signals.csv"
     if signals is not None and signals.exists():
-        from edge_agent.records import read_bidmc_signals  # noqa: PLC0415
-
         record = read_bidmc_signals(signals)
         return record.channel(record.channels.index("PLETH")), record.fs, "bidmc_01 PLETH"
-    import random  # noqa: PLC0415
-
-    from edge_agent.waveform_sim import EcgPpgGenerator  # noqa: PLC0415
 
     gen = EcgPpgGenerator(ecg_fs=360.0, ppg_fs=125.0, rng=random.Random(2))
     return np.concatenate([gen.render_second(s, hr_bpm=80.0)[1] for s in range(120)]), 125.0, "simulated"
@@ -85,12 +69,6 @@ def _ppg_source(data: Path | None) -> tuple[Array, float, str]:
 
 def bench_models(data: Path | None, *, repeats: int = 300) -> dict[str, Any]:
     """Latency per window for every edge model, one thread."""
-    from edge_agent.models import ppg_hr as ppg_module  # noqa: PLC0415
-    from edge_agent.models import rhythm as rhythm_module  # noqa: PLC0415
-    from edge_agent.models import sqi as sqi_module  # noqa: PLC0415
-    from edge_agent.models.beats import beat_features  # noqa: PLC0415
-    from edge_agent.models.qrs import StreamingQrsDetector, detect_qrs  # noqa: PLC0415
-    from edge_agent.pipeline import EdgeModels  # noqa: PLC0415
 
     models = EdgeModels.load()
     ecg, fs, ecg_source = _ecg_source(data)
@@ -165,10 +143,6 @@ def bench_agent(
     broker_url: str, data: Path | None, *, seconds: int = 60, warmup_s: int = 10, protocol: str = "5"
 ) -> dict[str, Any]:
     """Run a real edge agent streaming one 360 Hz two-lead record in real time; measure it from outside."""
-    import paho.mqtt.client as mqtt  # noqa: PLC0415
-    from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
-
-    from vitalstream.settings import parse_broker_url  # noqa: PLC0415
 
     record = None if data is None else data / "mitdb" / "208.hea"
     source = f"replay:{record}" if record is not None and record.exists() else "sim"

@@ -18,8 +18,10 @@ Measured, never asserted, all against one real Mosquitto (``--broker``, or one s
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,8 +34,15 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
+from edge_agent.scenarios import parse_scenarios
+from edge_agent.simulator import SimulatedWard
+from stream_processor.core import ProcessorCore
 from vitalstream.settings import AlertingSettings, BrokerAddress, LimitsSettings, parse_broker_url
+from vitalstream.wire import VitalsReading, encode_vitals, parse_ts
+from vitalstream_app.bench.machine import machine
 
 __all__ = ["bench_processor"]
 
@@ -41,7 +50,6 @@ _T0_MS = 1_790_000_000_000
 
 
 def _reading_payload(patient: str, device: str, seq: int, ts_ms: int, hr: float) -> tuple[str, bytes]:
-    from vitalstream.wire import VitalsReading, encode_vitals  # noqa: PLC0415
 
     reading = VitalsReading(
         patient, device, seq, ts_ms, {"hr": hr, "spo2": 97.0, "rr": 15.0, "temp": 36.8}, sqi={"ecg": 0.97, "ppg": 0.93}
@@ -54,8 +62,6 @@ def _client(address: BrokerAddress, client_id: str, *, persistent: bool = False)
     client.max_inflight_messages_set(1000)
     if address.username:
         client.username_pw_set(address.username, address.password)
-    from paho.mqtt.packettypes import PacketTypes  # noqa: PLC0415
-    from paho.mqtt.properties import Properties  # noqa: PLC0415
 
     props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.ReceiveMaximum = 65535
@@ -202,7 +208,6 @@ def _latency(url: str, workdir: Path, env: dict[str, str], rate_per_s: float, se
         event = orjson.loads(message.payload)
         if event["transition"] not in {"raised", "updated"}:
             return
-        from vitalstream.wire import parse_ts  # noqa: PLC0415
 
         key = (event["alert"]["patient"], parse_ts(event["alert"]["updated"]))
         with lock:
@@ -258,11 +263,6 @@ def _latency(url: str, workdir: Path, env: dict[str, str], rate_per_s: float, se
 
 
 def _state_bytes() -> float:
-    import pickle  # noqa: PLC0415
-
-    from edge_agent.scenarios import parse_scenarios  # noqa: PLC0415
-    from edge_agent.simulator import SimulatedWard  # noqa: PLC0415
-    from stream_processor.core import ProcessorCore  # noqa: PLC0415
 
     core = ProcessorCore(limits=LimitsSettings(), alerting=AlertingSettings(), ward_of=lambda _p: "ward-1")
     ward = SimulatedWard(parse_scenarios("mixed", patients=200), seed=3, start_ms=_T0_MS)
@@ -276,7 +276,6 @@ def _local_broker(workdir: Path) -> tuple[str, subprocess.Popen[bytes]]:
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(binary).exists():
         raise RuntimeError("no --broker given and no mosquitto installed to start one")
-    import socket  # noqa: PLC0415
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -303,7 +302,6 @@ def bench_processor(
     broker_url: str | None, *, patients: int = 500, seconds: int = 60, load_s: int = 30
 ) -> dict[str, Any]:
     """Run every measurement (see the module docstring) and return the JSON-ready result."""
-    from edge_agent.bench import machine  # noqa: PLC0415 -- the same machine description everywhere
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
