@@ -1,12 +1,17 @@
-"""The error tree shared by every VitalStream package.
+"""The error tree shared by every VitalStream package: its root, and the errors several packages raise.
 
-::
+The other subclasses are defined next to the code that raises them. The whole tree, with the module that
+defines each class::
 
-    VitalstreamError
-    ├── ConfigError            bad configuration file, environment variable or flag (.source)
-    ├── MissingExtraError      an optional dependency is not installed (.extra, .module)
-    └── RejectedMessage        a message failed the wire contract (.reason, .field, .detail)
-                               (defined in vitalstream.wire.errors, re-exported here)
+    VitalstreamError           vitalstream.errors
+    ├── ConfigError            vitalstream.errors: bad configuration file, environment variable or flag (.source)
+    ├── MissingExtraError      vitalstream.errors: an optional dependency is not installed (.extra, .module)
+    ├── RejectedMessage        vitalstream.wire.errors (also exported by vitalstream.wire): a message failed
+    │                          the wire contract (.reason, .field, .detail)
+    ├── ModelIntegrityError    edge_agent.models.registry: a model file is missing or fails its sha256
+    └── SinkError              alerts.sinks: a write to a point store did not happen (.status)
+        ├── SinkUnavailable    alerts.sinks: retry later (.retry_after_s)
+        └── SinkRejected       alerts.sinks: retrying cannot help
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """JSON Schemas (draft 2020-12) of wire contract v1, one per message type, shipped with the package.
 
 They describe for device integrators and telemedicine platforms what :mod:`vitalstream.wire.codec`
-enforces; the codec stays the source of truth, and ``tests/test_schemas.py`` checks that the two
-agree. Each schema's ``$id`` is ``urn:vitalstream:schema:v1:<name>``. ``alert_state`` and
+enforces; the codec stays the source of truth, and the ``tests/test_schema_*.py`` modules check that
+the two agree. Each schema's ``$id`` is ``urn:vitalstream:schema:v1:<name>``. ``alert_state`` and
 ``alert_event`` refer to ``alert`` by that id, so a validator needs all of them in its registry;
 nothing is ever fetched from the network.
 
