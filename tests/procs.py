@@ -83,4 +83,5 @@ class CliProcess:
     def last_json(self) -> dict[str, Any]:
         lines = [line for line in self.stdout_path.read_text().splitlines() if line.strip()]
         assert lines, f"{self.name} printed nothing on stdout; stderr:\n{self.stderr_tail()}"
-        return json.loads(lines[-1])
+        summary: dict[str, Any] = json.loads(lines[-1])
+        return summary

@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -248,20 +249,21 @@ bind-address = "127.0.0.1:{self.rpc_port}"
                 time.sleep(0.1)
         raise RuntimeError(f"influxd did not start:\n{self.log_tail()}")
 
-    def query(self, q: str, *, db: str | None = None, method: str = "GET") -> dict:
+    def query(self, q: str, *, db: str | None = None, method: str = "GET") -> dict[str, Any]:
         params = {"q": q, "epoch": "ms"}
         if db:
             params["db"] = db
         request = urllib.request.Request(f"{self.url}/query?{urlencode(params)}", method=method)
         with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+            document: dict[str, Any] = json.loads(response.read())
+            return document
 
     def create_database(self, name: str) -> None:
         self.query(f'CREATE DATABASE "{name}"', method="POST")
 
-    def rows(self, db: str, q: str) -> list[dict]:
+    def rows(self, db: str, q: str) -> list[dict[str, Any]]:
         document = self.query(q, db=db)
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         for result in document.get("results", []):
             assert "error" not in result, result["error"]
             for series in result.get("series", []):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from vitalstream.errors import ConfigError
 
 
 def synthetic_ecg(
-    fs: float, rr_s: list[float], *, wide: set[int] = frozenset(), start_s: float = 0.5
+    fs: float, rr_s: list[float], *, wide: Collection[int] = frozenset(), start_s: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian P-QRS-T beats at the given RR intervals; beats in ``wide`` get a broad QRS and no P wave."""
     times = start_s + np.concatenate(([0.0], np.cumsum(rr_s)))

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ["vitalstream.wire", "vitalstream.wire.codec", "vitalstream.schemas", "edge_agent", "stream_processor", "alerts"]
+PACKAGES = [
+    "vitalstream.wire",
+    "vitalstream.wire.codec",
+    "vitalstream.schemas",
+    "edge_agent",
+    "stream_processor",
+    "alerts",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -43,9 +50,7 @@ def test_the_wheel_ships_every_package_of_the_checkout() -> None:
     config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     shipped = {"vitalstream", "edge_agent", "stream_processor", "alerts", "vitalstream_app"}
     on_disk = {
-        ".".join(init.parent.relative_to(root).parts)
-        for top in shipped
-        for init in (root / top).rglob("__init__.py")
+        ".".join(init.parent.relative_to(root).parts) for top in shipped for init in (root / top).rglob("__init__.py")
     }
     assert set(config["packages"]) == on_disk | {"vitalstream_models"}
     assert config["package-dir"] == {"vitalstream_models": "models"}

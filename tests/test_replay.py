@@ -5,13 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from edge_agent.pipeline import EdgeModels
-from stream_processor.replay import Nurse, replay_stream
-from tests.procs import REPO, cli_env
+from stream_processor.replay import replay_stream
+from tests.procs import cli_env
+from tests.servers import REPO
 from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import AlertAction, AlertCommand, AlertEvent
 from vitalstream_app.replay_sources import scenario_streams, streams_for
@@ -24,7 +26,7 @@ def models() -> EdgeModels:
     return EdgeModels.load()
 
 
-def _replay(args: list[str], tmp_path: Path) -> list[dict[str, object]]:
+def _replay(args: list[str], tmp_path: Path) -> list[dict[str, Any]]:
     result = subprocess.run(
         [sys.executable, "-m", "vitalstream", "replay", *args],
         cwd=tmp_path,
@@ -48,19 +50,19 @@ def test_replay_prints_each_alert_and_a_summary(tmp_path: Path) -> None:
     assert ("scenario/desaturation@400+60", "spo2_low") in kinds
     for alert in alerts:
         assert {"record", "kind", "priority", "t", "explanation"} <= alert.keys()
-        assert alert["explanation"]["summary"]  # type: ignore[index]
+        assert alert["explanation"]["summary"]
     vf = next(a for a in alerts if a["kind"] == "ventricular_fibrillation")
     # VF (>= 4 s by definition) starts at t=60: the alert follows within the definition plus edge latency.
-    assert 64 <= vf["t"] <= 68  # type: ignore[operator]
+    assert 64 <= vf["t"] <= 68
 
 
 def test_until_stops_before_the_alarm_and_never_peeks(tmp_path: Path) -> None:
     full = _replay(["scenario:vf@60+20"], tmp_path)
     t_vf = next(a["t"] for a in full if a["kind"] == "ventricular_fibrillation")
-    cut = _replay(["scenario:vf@60+20", "--until", str(float(t_vf) - 1)], tmp_path)  # type: ignore[arg-type]
+    cut = _replay(["scenario:vf@60+20", "--until", str(float(t_vf) - 1)], tmp_path)
     assert all(a.get("kind") != "ventricular_fibrillation" for a in cut[:-1])
     # Everything raised before the cut is raised identically with or without the rest of the record.
-    assert cut[:-1] == [a for a in full[:-1] if a["t"] <= float(t_vf) - 1]  # type: ignore[operator]
+    assert cut[:-1] == [a for a in full[:-1] if a["t"] <= float(t_vf) - 1]
 
 
 def test_replay_is_deterministic(models: EdgeModels) -> None:
@@ -103,10 +105,10 @@ class _FalseAlarmNurse:
 
 def test_a_nurse_answers_at_her_own_time() -> None:
     (stream,) = scenario_streams("tachycardia@400+300", seconds=900, seed=1, models=None)
-    nurse: Nurse = _FalseAlarmNurse()
+    nurse = _FalseAlarmNurse()
     alerts = replay_stream(stream, limits=LIMITS, alerting=ALERTING, nurse=nurse)
     assert alerts
-    assert nurse.answered == [a.event.alert.kind for a in alerts]  # type: ignore[attr-defined]
+    assert nurse.answered == [a.event.alert.kind for a in alerts]
 
 
 def test_records_replay_through_the_edge(models: EdgeModels) -> None:

@@ -209,10 +209,10 @@ def test_simulated_ward_through_the_processor_emits_only_valid_messages() -> Non
         payload = encode_command(command)
         assert_valid("command", payload)
         assert decode_command(command_topic("icu", command.patient), payload) == command
-        outcome = core.on_command(command)
-        events += outcome.events
-        assert outcome.snapshot is not None
-        snapshots.append(outcome.snapshot)
+        answered = core.on_command(command)
+        events += answered.events
+        assert answered.snapshot is not None
+        snapshots.append(answered.snapshot)
     assert [event.transition for event in events[-2:]] == [Transition.ACKNOWLEDGED, Transition.RESOLVED]
     assert events[-1].alert.acknowledged_by == "nurse-7"
     assert events[-1].alert.resolution is Resolution.RESOLVED

@@ -8,13 +8,13 @@ from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import SimulatedWard
 from vitalstream.errors import ConfigError
 from vitalstream.settings import LimitsSettings
-from vitalstream.wire import decode_vitals, encode_vitals
+from vitalstream.wire import VitalsReading, decode_vitals, encode_vitals
 from vitalstream.wire.topics import vitals_topic
 
 T0 = 1_790_000_000_000
 
 
-def run(spec: str, patients: int, seconds: int, seed: int = 3) -> list:
+def run(spec: str, patients: int, seconds: int, seed: int = 3) -> list[VitalsReading]:
     ward = SimulatedWard(parse_scenarios(spec, patients=patients), seed=seed, start_ms=T0)
     return ward.readings_until(T0 + (seconds - 1) * 1000)
 

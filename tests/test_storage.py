@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.points import Point, alert_event_point, alert_point, vitals_point
+from alerts.points import AnyPoint, Point, alert_event_point, alert_point, vitals_point
 from alerts.sinks import SinkRejected, SinkUnavailable, SqlitePointStore, classify_status
 from alerts.spool import DiskSpool
 from alerts.writer import BatchingWriter
@@ -89,11 +89,11 @@ class FakeSink:
     """Records batches; can be told to fail. Only for unit tests of the writer."""
 
     def __init__(self) -> None:
-        self.batches: list[list[Point]] = []
+        self.batches: list[list[AnyPoint]] = []
         self.failures: list[Exception] = []
         self.calls = 0
 
-    def write(self, points: Sequence[Point]) -> None:
+    def write(self, points: Sequence[AnyPoint]) -> None:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
@@ -243,7 +243,7 @@ class FakeLineSink(FakeSink):
         super().__init__()
         self.bodies: list[bytes] = []
 
-    def write(self, points: Sequence[Point]) -> None:
+    def write(self, points: Sequence[AnyPoint]) -> None:
         self.write_lines("\n".join(p.line() for p in points).encode())
 
     def write_lines(self, body: bytes) -> None:

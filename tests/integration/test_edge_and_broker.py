@@ -9,7 +9,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -87,14 +87,17 @@ def _queued_delivery(port: int, *, protocol: int, count: int) -> int:
     received: list[int] = []
 
     def subscriber() -> mqtt.Client:
-        clean = {"clean_session": False} if protocol == mqtt.MQTTv311 else {}
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"slow-{protocol}", protocol=protocol, **clean)
+        version = MQTTProtocolVersion(protocol)
+        clean = False if version is mqtt.MQTTv311 else None  # MQTT 5 sets it per connection (clean_start)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"slow-{protocol}", protocol=version, clean_session=clean
+        )
         client.on_message = lambda _c, _u, m: received.append(int(m.payload))
         return client
 
     def connect(client: mqtt.Client) -> None:
         if protocol == mqtt.MQTTv5:
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = 3600
             client.connect("127.0.0.1", port, clean_start=False, properties=props)
         else:

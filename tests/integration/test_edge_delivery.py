@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -26,8 +27,8 @@ class PersistentSubscriber:
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="seq-checker", protocol=mqtt.MQTTv5)
         self._client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(0.2, 1)
-        props = Properties(PacketTypes.CONNECT)
+        self._client.reconnect_delay_set(0.2, 1)  # type: ignore[arg-type]  # paho annotates int, sleeps a float
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         self._client.connect("127.0.0.1", port, clean_start=False, properties=props)
         self._client.loop_start()
@@ -113,7 +114,7 @@ def test_broker_outage_mid_stream_loses_nothing(
         assert first_seen == sorted(first_seen)
     # Every reading is stored exactly once (redeliveries land on the same point).
     deadline = time.monotonic() + 30
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         rows = influxd.rows(influx_db, "SELECT seq FROM vitals GROUP BY device")
         if len(rows) == 3 * 40:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def _wait_for_count(influxd: InfluxServer, db: str, expected: int, timeout_s: fl
 
 def _run_pipeline(
     tmp_path: Path, mosquitto: MosquittoServer, store_args: list[str]
-) -> tuple[dict, MqttRecorder, CliProcess]:
+) -> tuple[dict[str, Any], MqttRecorder, CliProcess]:
     recorder = MqttRecorder(mosquitto.port, ["vitals/v1/#", "alerts/v1/#", "alert-events/v1/#", "deadletter/v1/#"])
     recorder.start()
     processor = CliProcess(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,7 +72,7 @@ def test_thirty_seconds_without_influxdb_lose_nothing_and_store_everything_once(
         published = edge.last_json()["readings"]
         assert published == PATIENTS * DURATION_S
 
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             rows = influxd.rows(db, "SELECT seq FROM vitals GROUP BY device")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_sigkill_and_restart_keep_alerts_unique_and_readings_complete(
     assert published == PATIENTS * DURATION_S
 
     deadline = time.monotonic() + 30
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         rows = influxd.rows(influx_db, "SELECT seq FROM vitals GROUP BY device")
         if len(rows) >= published:

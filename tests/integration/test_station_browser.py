@@ -74,7 +74,7 @@ def _until(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
 
 def _card_state(driver: Any) -> dict[str, Any] | None:
     """The first alert card as the browser renders it (None while there is none)."""
-    return driver.execute_script(
+    state: dict[str, Any] | None = driver.execute_script(
         """
         const card = document.querySelector("#alerts .card");
         if (!card) return null;
@@ -91,6 +91,14 @@ def _card_state(driver: Any) -> dict[str, Any] | None:
         };
         """
     )
+    return state
+
+
+def _shown_card(driver: Any) -> dict[str, Any]:
+    """The first alert card, which must be there."""
+    state = _card_state(driver)
+    assert state is not None, "no alert card on the page"
+    return state
 
 
 def _save_screenshot(driver: Any, tmp_path: Path, name: str) -> Path:
@@ -143,10 +151,10 @@ def test_nurse_acknowledges_a_live_alert_in_the_browser(
         browser.execute_cdp_cmd(
             "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]}
         )
-        assert _card_state(browser)["animation"] == "none"
+        assert _shown_card(browser)["animation"] == "none"
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
         # The sparkline of the heart rate fills in from the trends the station keeps.
-        _until(lambda: _card_state(browser)["spark_points"], 15, "the heart-rate sparkline")
+        _until(lambda: _shown_card(browser)["spark_points"], 15, "the heart-rate sparkline")
 
         browser.find_element("id", "staff").send_keys(NURSE)
         browser.find_element("css selector", '#alerts .card button[data-action="acknowledge"]').click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def tls_broker(tmp_path: Path) -> MosquittoServer:
+def tls_broker(tmp_path: Path) -> Iterator[MosquittoServer]:
     binary = require_binary("mosquitto", "/usr/sbin/mosquitto")
     pki = make_test_pki(tmp_path / "pki")
     server = MosquittoServer(binary, tmp_path / "broker", pki=pki).start()
     server.pki = pki  # type: ignore[attr-defined]
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 
