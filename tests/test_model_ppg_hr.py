@@ -67,6 +67,15 @@ def test_a_diastolic_wave_never_doubles_the_rate(rate: float) -> None:
         x, truth = pulse_wave(125.0, WINDOW_S, rate, seed=int(rate), dicrotic=dicrotic)
         estimate, _ = ppg_heart_rate(x, 125.0)
         assert estimate is None or abs(estimate - truth) < 0.1 * truth
+    # Withholding is for the windows where the waves mix, not a way out: over a clean minute with a
+    # diastolic wave half as tall as the systolic peak, (almost) every window gets the right rate.
+    fs = 125.0
+    x, _ = pulse_wave(fs, 60.0, rate, seed=int(rate), dicrotic=0.5)
+    width = round(WINDOW_S * fs)
+    estimates = [ppg_heart_rate(x[end - width : end], fs)[0] for end in range(width, len(x) + 1, round(fs))]
+    answered = [e for e in estimates if e is not None]
+    assert len(answered) >= 0.9 * len(estimates), f"{len(answered)} of {len(estimates)} windows answered"
+    assert all(abs(e - rate) < 0.1 * rate for e in answered)
 
 
 @pytest.mark.parametrize("rate", [45.0, 95.0, 160.0])

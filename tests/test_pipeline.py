@@ -45,7 +45,14 @@ def test_stable_patient_heart_rate_rhythm_and_quality(models: EdgeModels) -> Non
         assert min(r.sqi["ecg"] for r in readings) > 0.8
         assert sum(r.beats.get("N", 0) for r in readings) > 0.8 * sum(sum(r.beats.values()) for r in readings)
         assert set(readings[0].models) >= {"hr", "sqi", "rhythm", "ppg_hr"}
-        assert "hr" not in ward.devices[0].scenario.profile.name  # hr is measured, not passed through
+        # hr is measured, not passed through: every reading's hr comes from the QRS detector ...
+        assert all(r.models.get("hr") == models.refs["hr"] for r in readings if "hr" in r.vitals)
+    # ... and the frames the pipeline got (the same ward, replayed) carry waveforms and no hr at all.
+    frames = WaveformWard(parse_scenarios("stable,athlete", patients=2), seed=5, start_ms=T0).frames_until(
+        T0 + 59 * 1000
+    )
+    assert len(frames) == 2 * 60
+    assert all("hr" not in frame.vitals and {c.kind for c in frame.chunks} == {"ecg", "ppg"} for frame in frames)
 
 
 def test_af_is_detected_and_sent_as_an_event_with_30_s_of_waveform(models: EdgeModels) -> None:

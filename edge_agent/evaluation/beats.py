@@ -14,9 +14,7 @@ known leak of this split that the published results share.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,8 +23,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge_agent.dsp import Array
+from edge_agent.evaluation.metrics import ppv, ratio, sensitivity
+from edge_agent.evaluation.runner import run_main
 from edge_agent.models.beats import CLASSES, BeatClassifier
-from edge_agent.records import MITDB_DS1, MITDB_DS2, aami_class, data_dir, pick_channel, read_annotations, read_record
+from edge_agent.records import MITDB_DS1, MITDB_DS2, aami_class, pick_channel, read_annotations, read_record
 
 __all__ = ["LabelledRecord", "confusion_matrix", "evaluate", "load_record", "main", "summarize"]
 
@@ -64,12 +64,12 @@ def confusion_matrix(reference: NDArray[np.int64], predicted: NDArray[np.int64])
 
 def summarize(matrix: NDArray[np.int64]) -> dict[str, Any]:
     """Sensitivity and positive predictivity per class (0 where undefined), accuracy, the matrix."""
-    hits = np.diag(matrix).astype(np.float64)
+    hits = np.diag(matrix).astype(np.int64)
     reference, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
     classes = {
         c: {
-            "sensitivity": round(float(hits[i] / reference[i]) if reference[i] else 0.0, 4),
-            "ppv": round(float(hits[i] / predicted[i]) if predicted[i] else 0.0, 4),
+            "sensitivity": round(sensitivity(int(hits[i]), int(reference[i] - hits[i]), undefined=0.0), 4),
+            "ppv": round(ppv(int(hits[i]), int(predicted[i] - hits[i]), undefined=0.0), 4),
         }
         for i, c in enumerate(CLASSES)
     }
@@ -77,7 +77,7 @@ def summarize(matrix: NDArray[np.int64]) -> dict[str, Any]:
     return {
         "classes": classes,
         "confusion": {"labels": list(CLASSES), "matrix": matrix.tolist()},
-        "accuracy": round(float(hits.sum() / total) if total else 0.0, 4),
+        "accuracy": round(ratio(int(hits.sum()), total, undefined=0.0), 4),
         "beats": total,
     }
 
@@ -112,13 +112,9 @@ def evaluate(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=None, help="PhysioNet data directory (holds mitdb/)")
-    args = parser.parse_args(argv)
-    summary = evaluate(data_dir(args.data), log=sys.stderr)
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m edge_agent.evaluation.beats --data DIR``: the summary as one JSON line on stdout."""
+    return run_main(evaluate, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,9 @@ index and the abstentions do when the signal degrades.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
-import json
-import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,9 +27,11 @@ from typing import Any, TextIO
 import numpy as np
 
 from edge_agent.dsp import Array, bandpass_fir, fir_filter, resample
+from edge_agent.evaluation.metrics import percentile
+from edge_agent.evaluation.runner import run_main
 from edge_agent.models import ppg_hr
 from edge_agent.models.registry import ModelIntegrityError, load_manifest
-from edge_agent.records import data_dir, pick_channel, read_bidmc_signals
+from edge_agent.records import pick_channel, read_bidmc_signals
 from vitalstream.errors import ConfigError
 
 __all__ = ["BIDMC_SIGNAL_RECORDS", "bidmc_dir", "evaluate", "evaluate_records", "run_record"]
@@ -127,7 +127,7 @@ def _summary(runs: list[RecordRun]) -> dict[str, Any]:
         "mae_bpm": round(float(error.mean()), 3) if error.size else None,
         "coverage": round(float(answered.sum() / max(1, scored.sum())), 4),
         "mae_bpm_vs_pulse": round(float(np.abs(estimate - pulse)[with_pulse].mean()), 3) if with_pulse.any() else None,
-        "p95_abs_error_bpm": round(float(np.percentile(error, 95)), 2) if error.size else None,
+        "p95_abs_error_bpm": round(percentile(error, 95), 2) if error.size else None,
         "within_5_bpm": round(float(np.mean(error <= 5.0)), 4) if error.size else None,
         "seconds": int(scored.sum()),
         "answered": int(answered.sum()),
@@ -264,13 +264,9 @@ def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
-    parser.add_argument("--data", type=Path, default=None, help="PhysioNet data directory (default ../shared/data)")
-    args = parser.parse_args(argv)
-    result = evaluate(data_dir(args.data), log=sys.stderr)
-    sys.stdout.write(json.dumps(result) + "\n")
-    return 0
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m edge_agent.evaluation.ppg_hr --data DIR``: the summary as one JSON line on stdout."""
+    return run_main(evaluate, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Scoring (ANSI/AAMI EC57 beat-by-beat rules, as in WFDB ``bxb``): every reference annotation whose
 symbol is in :data:`~edge_agent.records.BEAT_SYMBOLS` is a beat; detections pair one-to-one with
-beats within 150 ms (:func:`~edge_agent.models.qrs.match_beats`). Detection runs on channel 0 (MLII,
+beats within 150 ms (:func:`~edge_agent.evaluation.metrics.match_beats`). Detection runs on channel 0 (MLII,
 except V5 in records 102, 104 and 114), the way the edge runs it: streaming in 1 s chunks.
 
 The headline numbers score **every sample of every record** with no exclusion. Two conventions
@@ -17,9 +17,6 @@ Run: ``python -m edge_agent.evaluation.qrs --data /work/shared/data`` (JSON on t
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,13 +26,14 @@ from typing import Any, TextIO
 import numpy as np
 
 from edge_agent.dsp import Array
+from edge_agent.evaluation.metrics import match_beats, percentile, ppv, sensitivity
+from edge_agent.evaluation.runner import run_main
 from edge_agent.models import qrs
 from edge_agent.records import (
     MITDB_DS1,
     MITDB_DS2,
     MITDB_PACED,
     MITDB_RECORDS,
-    data_dir,
     read_annotations,
     read_record,
 )
@@ -72,13 +70,14 @@ class Counts:
     def __add__(self, other: Counts) -> Counts:
         return Counts(self.tp + other.tp, self.fn + other.fn, self.fp + other.fp)
 
+    # As bxb: with no reference beats nothing was missed, with no detections nothing was false.
     @property
     def sensitivity(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        return sensitivity(self.tp, self.fn, undefined=1.0)
 
     @property
     def ppv(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        return ppv(self.tp, self.fp, undefined=1.0)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -126,7 +125,7 @@ def score(record: MitdbRecord, detected: np.ndarray, *, exclude_vf: bool = False
         start = round(start_s * record.fs)
         reference = reference[reference >= start]
         keep &= detected >= start
-    return Counts(*qrs.match_beats(reference, detected[keep], tolerance))
+    return Counts(*match_beats(reference, detected[keep], tolerance))
 
 
 def _stream(detector: qrs.StreamingQrsDetector, signal: Array, chunk: int) -> tuple[np.ndarray, list[float]]:
@@ -157,10 +156,6 @@ def xqrs_detect(record: MitdbRecord) -> np.ndarray:
     return np.asarray(processing.xqrs_detect(sig=record.signal, fs=record.fs, verbose=False), dtype=np.int64)
 
 
-def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
-
-
 def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
     """Score the detector and XQRS on all 48 records; per-record table to ``log``; returns the summary."""
     spec = qrs.model_spec()
@@ -181,7 +176,7 @@ def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
         cpu_s += time.process_time() - started
         signal_s += len(record.signal) / record.fs
         push_ms.extend(1000 * s for s in seconds)
-        agree += Counts(*qrs.match_beats(qrs.detect_qrs(record.signal, record.fs), detected, 0))
+        agree += Counts(*match_beats(qrs.detect_qrs(record.signal, record.fs), detected, 0))
         delays_s.extend(d / record.fs for d in _latencies(record))
         theirs = xqrs_detect(record)
         ours[record.name] = mine = score(record, detected)
@@ -242,14 +237,14 @@ def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
             "chunk_s": CHUNK_S,
             "same_beats_as_detect_qrs": round(agree.tp / max(agree.tp + agree.fn + agree.fp, 1), 6),
             "cpu_ms_per_signal_s": round(1000 * cpu_s / signal_s, 4),
-            "push_cpu_ms_p50": round(_pct(push_ms, 50), 4),
-            "push_cpu_ms_p99": round(_pct(push_ms, 99), 4),
+            "push_cpu_ms_p50": round(percentile(push_ms, 50), 4),
+            "push_cpu_ms_p99": round(percentile(push_ms, 99), 4),
             "push_cpu_ms_max": round(max(push_ms), 4),
         },
         "latency_ms": {
             "measured_with_chunk_ms": round(1000 * LATENCY_CHUNK_S),
-            "p50": round(1000 * _pct(delays_s, 50)),
-            "p99": round(1000 * _pct(delays_s, 99)),
+            "p50": round(1000 * percentile(delays_s, 50)),
+            "p99": round(1000 * percentile(delays_s, 99)),
             "max": round(1000 * max(delays_s)),
             "share_over_500ms": round(float(np.mean(np.asarray(delays_s) > 0.5)), 5),
         },
@@ -262,12 +257,8 @@ def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="PhysioNet data directory (holds mitdb/)")
-    args = parser.parse_args(argv)
-    summary = evaluate(data_dir(args.data), log=sys.stderr)
-    sys.stdout.write(json.dumps(summary) + "\n")
-    return 0
+    """``python -m edge_agent.evaluation.qrs --data DIR``: the summary as one JSON line on stdout."""
+    return run_main(evaluate, argv, doc=__doc__)
 
 
 if __name__ == "__main__":

@@ -8,20 +8,20 @@ sensitivity is a rough figure; the false-positive rate over ~21,600 negative win
 
 from __future__ import annotations
 
-import argparse
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
+from edge_agent.evaluation.metrics import ratio, rounded, sensitivity
+from edge_agent.evaluation.runner import run_main
 from edge_agent.models.vf import NAME, VERSION, WINDOW_S, is_vf
-from edge_agent.records import MITDB_RECORDS, data_dir, read_annotations, read_record
+from edge_agent.records import MITDB_RECORDS, read_annotations, read_record
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "main"]
 
 
 def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
+    """Score ``is_vf`` on every 4-s window of every record (see the module docstring); per record to ``log``."""
     tp = fn = fp = tn = 0
     false_by_record: dict[str, int] = {}
     for record in MITDB_RECORDS:
@@ -46,8 +46,8 @@ def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
     return {
         "model": f"{NAME}@{VERSION}",
         "window_s": WINDOW_S,
-        "sensitivity": round(tp / (tp + fn), 4) if tp + fn else None,
-        "false_positive_rate": round(fp / (fp + tn), 6),
+        "sensitivity": rounded(sensitivity(tp, fn), 4),
+        "false_positive_rate": round(ratio(fp, fp + tn), 6),
         "tp": tp,
         "fn": fn,
         "fp": fp,
@@ -58,8 +58,10 @@ def evaluate(data: Path, *, log: TextIO) -> dict[str, Any]:
     }
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m edge_agent.evaluation.vf --data DIR``: the summary as one JSON line on stdout."""
+    return run_main(evaluate, argv, doc=__doc__)
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", help="PhysioNet data directory (default ../shared/data)")
-    args = parser.parse_args()
-    sys.stdout.write(orjson.dumps(evaluate(data_dir(args.data), log=sys.stderr)).decode() + "\n")
+    raise SystemExit(main())

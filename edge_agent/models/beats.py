@@ -23,6 +23,10 @@ History each target needs (the edge keeps exactly this):
 Everything else is a pure function of those inputs: no state, no clock, any sampling rate (the
 beat windows are resampled to :data:`FS_MODEL`).
 
+**Where.** The RR and rhythm-context features are computed in :mod:`edge_agent.models.beats_rr`, the
+morphology features in :mod:`edge_agent.models.beats_morphology`; this module assembles them
+(:func:`beat_features`) and runs the ONNX model (:class:`BeatClassifier`).
+
 >>> import numpy as np
 >>> fs = 250.0
 >>> peaks = np.arange(40, dtype=np.int64) * 200 + 100          # 75 bpm
@@ -42,19 +46,53 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edge_agent.dsp import Array, lowpass_fir
+from edge_agent.dsp import Array
+from edge_agent.models.beats_morphology import (
+    FILTER_S,
+    FS_MODEL,
+    LOWPASS_HZ,
+    MORPHOLOGY_FEATURES,
+    TEMPLATE_BEATS,
+    WINDOW_POST_S,
+    WINDOW_PRE_S,
+    beat_windows,
+    morphology_features,
+    running_templates,
+)
+from edge_agent.models.beats_rr import (
+    LOCAL_BEATS,
+    LONG_BEATS,
+    RHYTHM_WINDOW_S,
+    ROBUST_BEATS,
+    RR_FEATURES,
+    RR_MAX_S,
+    RR_MIN_S,
+    SHORT_BEATS,
+    rhythm_context,
+    rr_features,
+)
 from edge_agent.models.registry import ModelSpec, load_manifest, open_session
 from edge_agent.models.rhythm import FEATURES as _RHYTHM_FEATURES
-from edge_agent.models.rhythm import rhythm_features
 
 __all__ = [
     "CLASSES",
+    "CONTEXT_FEATURES",
     "FEATURE_NAMES",
+    "FILTER_S",
     "FS_MODEL",
+    "GATED_FEATURES",
     "LOCAL_BEATS",
+    "LOG_FEATURES",
     "LONG_BEATS",
+    "LOWPASS_HZ",
+    "MORPHOLOGY_FEATURES",
     "NAME",
     "RHYTHM_WINDOW_S",
+    "ROBUST_BEATS",
+    "RR_FEATURES",
+    "RR_MAX_S",
+    "RR_MIN_S",
+    "SHORT_BEATS",
     "TEMPLATE_BEATS",
     "VERSION",
     "WINDOW_POST_S",
@@ -69,79 +107,6 @@ NAME = "beats-aami"
 VERSION = "1.1.0"
 CLASSES = ("N", "S", "V", "F", "Q")
 
-FS_MODEL = 180.0  # beat windows are resampled to this rate, whatever the device rate
-WINDOW_PRE_S = 0.25  # P wave and PR segment
-WINDOW_POST_S = 0.45  # QRS and T wave
-LOWPASS_HZ = 35.0  # mains and muscle noise out, QRS shape kept
-FILTER_S = 0.15  # FIR length: the margin the raw signal needs beyond each window is half of it
-LOCAL_BEATS = 10  # local rhythm: previous RR intervals averaged
-ROBUST_BEATS = 20  # local rhythm, median: robust to isolated ectopic beats
-LONG_BEATS = 300  # the patient's usual rhythm: about five minutes at 60 bpm
-TEMPLATE_BEATS = 24  # previous beats whose median is the patient's running template
-RR_MIN_S, RR_MAX_S = 0.15, 4.0  # clip implausible intervals (missed or doubled peaks) before averaging
-SHORT_BEATS = (5, 10)  # very local rhythm, median: follows a rate change within a few beats
-RHYTHM_WINDOW_S = 30.0  # rhythm context: the `rhythm` model's RR-irregularity features over the last 30 s
-# Rhythm features of a window with too few usable N-N intervals: "perfectly regular" plus a flag.
-_RHYTHM_FILL = np.array([-3.0, np.log(1e-3), np.log(1e-3), 2.0 / 3.0])
-
-_N_PRE = round(WINDOW_PRE_S * FS_MODEL)
-_N_POST = round(WINDOW_POST_S * FS_MODEL)
-_OFFSETS = np.arange(-_N_PRE, _N_POST + 1)  # window samples at FS_MODEL, 0 = R peak
-
-
-def _mask(start_s: float, end_s: float) -> NDArray[np.bool_]:
-    t = _OFFSETS / FS_MODEL
-    return (t >= start_s) & (t < end_s)
-
-
-_QRS = _mask(-0.10, 0.12)
-_P = _mask(-WINDOW_PRE_S, -0.07)
-_T = _mask(0.12, WINDOW_POST_S + 1e-9)
-_LAG = 4  # template alignment search, +-22 ms: detector jitter and annotation placement differ per beat
-_SHAPE_STEP = 6  # coarse QRS shape samples every 33 ms
-_SHAPE = np.flatnonzero(_mask(-0.10, 0.20))[::_SHAPE_STEP]
-
-RR_FEATURES = (
-    "pre_rr",
-    "post_rr",
-    "local_rr",
-    "long_rr",
-    "pre_local",
-    "post_local",
-    "pre_long",
-    "post_long",
-    "local_long",
-    "pre_post",
-    "pre_prev",
-    "irregularity",
-    "premature_fraction",
-    "irregularity_local",
-    "prev_pre_local",
-    "post_minus_pre_local",
-    "pause_local",
-)
-MORPHOLOGY_FEATURES = (
-    "corr_qrs",
-    "corr_window",
-    "corr_p",
-    "corr_t",
-    "qrs_amplitude",
-    "qrs_energy",
-    "qrs_width_s",
-    "qrs_width_ratio",
-    "template_width_s",
-    "diff_qrs",
-    "diff_window",
-    "slope_ratio",
-    "p_energy",
-    "t_mean",
-    "template_t_mean",
-    "beat_max",
-    "beat_min",
-    "template_p_amplitude",
-    "p_consistency",
-    *(f"shape_{i}" for i in range(len(_SHAPE))),
-)
 GATED_FEATURES = (
     "gated_pre_local",
     "gated_pre_long",
@@ -191,223 +156,6 @@ def signal_history_s(heart_rate_bpm: float) -> float:
     return TEMPLATE_BEATS * 60.0 / heart_rate_bpm + WINDOW_PRE_S + FILTER_S / 2
 
 
-def _intervals(peaks: NDArray[np.int64], fs: float) -> Array:
-    rr = np.diff(peaks.astype(np.float64)) / fs
-    return np.clip(rr, RR_MIN_S, RR_MAX_S)
-
-
-def _nanmean(x: Array) -> Array:
-    valid = np.isfinite(x)
-    count = valid.sum(axis=1)
-    total = np.where(valid, x, 0.0).sum(axis=1)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
-
-
-def _nanmedian(x: Array) -> Array:
-    # np.nanmedian warns on all-NaN rows; those rows are filled by the caller anyway.
-    filled = np.sort(np.where(np.isfinite(x), x, np.inf), axis=1)
-    count = np.isfinite(x).sum(axis=1)
-    rows = np.arange(len(x))
-    lo = filled[rows, np.maximum((count - 1) // 2, 0)]
-    hi = filled[rows, np.maximum(count // 2, 0)]
-    return np.where(count > 0, (lo + hi) / 2, np.nan)
-
-
-def _rr_features(peaks: NDArray[np.int64], fs: float, targets: NDArray[np.int64]) -> dict[str, Array]:
-    rr = _intervals(peaks, fs)  # rr[j] = peaks[j + 1] - peaks[j]: beat t has pre-RR rr[t - 1], post-RR rr[t]
-    pad = LONG_BEATS + 1
-    ext = np.concatenate((np.full(pad, np.nan), rr, [np.nan]))
-    pre = ext[pad + targets - 1]
-    post = ext[pad + targets]
-    prev_pre = ext[pad + targets - 2]
-    # The reference rhythm is the intervals BEFORE the pre-RR: a premature beat must not dilute the
-    # average it is compared with.
-    end = pad + targets - 1
-    recent = ext[end[:, None] + np.arange(-ROBUST_BEATS, 0)[None, :]]
-    local_rr = _nanmean(recent[:, -LOCAL_BEATS:])
-    robust_rr = _nanmedian(recent)
-    history = ext[end[:, None] + np.arange(-LONG_BEATS, 0)[None, :]]
-    long_rr = _nanmean(history)
-    long_median = _nanmedian(history)
-    # Without history the beat itself is the best guess of the rhythm; without a next peak, "on time".
-    first_guess = np.where(np.isnan(pre), post, pre)
-    first_guess = np.where(np.isnan(first_guess), 1.0, first_guess)
-    local_rr = np.where(np.isnan(local_rr), first_guess, local_rr)
-    robust_rr = np.where(np.isnan(robust_rr), local_rr, robust_rr)
-    long_rr = np.where(np.isnan(long_rr), local_rr, long_rr)
-    long_median = np.where(np.isnan(long_median), robust_rr, long_median)
-    short = {n: _nanmedian(recent[:, -n:]) for n in SHORT_BEATS}
-    short = {n: np.where(np.isnan(m), local_rr, m) for n, m in short.items()}
-    pre = np.where(np.isnan(pre), local_rr, pre)
-    post = np.where(np.isnan(post), local_rr, post)
-    prev_pre = np.where(np.isnan(prev_pre), local_rr, prev_pre)
-    # Beat-to-beat variability, median-based: high in AF, barely moved by isolated ectopic beats.
-    jumps = _nanmedian(np.abs(np.diff(recent, axis=1)))
-    jumps = np.where(np.isnan(jumps), 0.0, jumps) / robust_rr
-    mean_jumps = _nanmean(np.abs(np.diff(recent[:, -LOCAL_BEATS:], axis=1)))
-    mean_jumps = np.where(np.isnan(mean_jumps), 0.0, mean_jumps) / local_rr
-    # Share of the recent intervals clearly shorter than the usual rhythm: runs of ectopy, AF.
-    with np.errstate(invalid="ignore"):
-        early = np.where(np.isfinite(recent), recent < 0.8 * long_median[:, None], np.nan)
-    premature = _nanmean(early)
-    premature = np.where(np.isnan(premature), 0.0, premature)
-    return {
-        "pre_rr": pre,
-        "post_rr": post,
-        "local_rr": local_rr,
-        "long_rr": long_rr,
-        "pre_local": pre / local_rr,
-        "post_local": post / local_rr,
-        "pre_long": pre / long_rr,
-        "post_long": post / long_rr,
-        "local_long": local_rr / long_rr,
-        "pre_post": pre / post,
-        "pre_prev": pre / prev_pre,
-        "irregularity": jumps,
-        "premature_fraction": premature,
-        "irregularity_local": mean_jumps,
-        "prev_pre_local": prev_pre / local_rr,
-        "post_minus_pre_local": (post - pre) / local_rr,
-        "pause_local": (pre + post) / (2 * local_rr),
-        "pre_median5": pre / short[5],
-        "post_median5": post / short[5],
-        "pre_median10": pre / short[10],
-        "post_median10": post / short[10],
-        "median5_long": short[5] / long_rr,
-    }
-
-
-def _rhythm_context(peaks: NDArray[np.int64], fs: float, targets: NDArray[np.int64]) -> dict[str, Array]:
-    """The `rhythm` model's irregularity features of the :data:`RHYTHM_WINDOW_S` ending at each target's next beat.
-
-    An AF-like window says "premature" means nothing here (AAMI calls AF beats N); the window ends at
-    the next beat so that the target's own premature-compensatory pair is recognised as ectopy and
-    left out of the irregularity, as the `rhythm` model does.
-    """
-    times = peaks.astype(np.float64) / fs
-    values = np.empty((len(targets), len(_RHYTHM_FEATURES)))
-    for i, t in enumerate(targets):
-        end = min(int(t) + 1, len(times) - 1)
-        start = int(np.searchsorted(times, times[end] - RHYTHM_WINDOW_S))
-        values[i] = rhythm_features(times[start : end + 1])
-    insufficient = ~np.isfinite(values).all(axis=1)
-    values[insufficient] = _RHYTHM_FILL
-    out: dict[str, Array] = {f"rhythm_{name}": values[:, j] for j, name in enumerate(_RHYTHM_FEATURES)}
-    out["rhythm_insufficient"] = np.asarray(insufficient, dtype=np.float64)
-    return out
-
-
-def beat_windows(signal: Array, fs: float, peaks: NDArray[np.int64]) -> tuple[Array, NDArray[np.bool_]]:
-    """Low-passed beat windows at :data:`FS_MODEL` around each peak, and whether each lies inside ``signal``.
-
-    Windows reaching past the buffer are filled with its edge values (and flagged ``False``).
-
-    >>> import numpy as np
-    >>> w, ok = beat_windows(np.zeros(1000), 360.0, np.array([-50, 500, 990]))
-    >>> w.shape[0], ok.tolist()
-    (3, [False, True, False])
-    """
-    x = np.asarray(signal, dtype=np.float64)
-    taps = int(FILTER_S * fs) | 1
-    h = lowpass_fir(fs, min(LOWPASS_HZ, 0.4 * fs), taps=taps)
-    y = np.convolve(x, h, mode="same") if len(x) >= taps else x
-    positions = peaks[:, None].astype(np.float64) + _OFFSETS[None, :] * (fs / FS_MODEL)
-    margin = taps // 2
-    inside = (positions[:, 0] >= margin) & (positions[:, -1] <= len(x) - 1 - margin)
-    if len(x) == 0:
-        return np.zeros(positions.shape), inside
-    p = np.clip(positions, 0, len(x) - 1)
-    lo = np.floor(p).astype(np.int64)
-    hi = np.minimum(lo + 1, len(x) - 1)
-    frac = p - lo
-    return y[lo] * (1 - frac) + y[hi] * frac, inside
-
-
-def _width(beats: Array) -> Array:
-    """QRS duration: span where the slope exceeds a fifth of its maximum (seconds)."""
-    qrs = beats[:, _QRS]
-    slope = np.abs(np.diff(qrs, axis=1))
-    above = slope > 0.2 * slope.max(axis=1, keepdims=True) + 1e-12
-    first = above.argmax(axis=1)
-    last = above.shape[1] - 1 - above[:, ::-1].argmax(axis=1)
-    return np.asarray((last - first + 1) / FS_MODEL, dtype=np.float64)
-
-
-def _corr(a: Array, b: Array) -> Array:
-    a = a - a.mean(axis=1, keepdims=True)
-    b = b - b.mean(axis=1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1)) + 1e-12
-    return np.asarray((a * b).sum(axis=1) / den, dtype=np.float64)
-
-
-def _templates(windows: Array, inside: NDArray[np.bool_], targets: NDArray[np.int64]) -> tuple[Array, Array]:
-    """Median of the windows of the previous :data:`TEMPLATE_BEATS` complete beats (the beat itself if none).
-
-    Also how consistent their P waves are (mean correlation of each P region with the median's):
-    high in sinus rhythm, low in atrial fibrillation, where f-waves do not repeat beat to beat.
-    """
-    usable = np.flatnonzero(inside)
-    out = np.empty((len(targets), windows.shape[1]))
-    consistency = np.zeros(len(targets))
-    # position in `usable` of the first complete beat at or after each target
-    stop = np.searchsorted(usable, targets)
-    for i, (s, t) in enumerate(zip(stop, targets, strict=True)):
-        chosen = usable[max(s - TEMPLATE_BEATS, 0) : s]
-        if len(chosen) == 0:
-            out[i] = windows[t]
-            continue
-        out[i] = np.median(windows[chosen], axis=0)
-        if len(chosen) >= 3:
-            p = windows[chosen][:, _P]
-            consistency[i] = float(np.mean(_corr(p, np.broadcast_to(out[i, _P], p.shape))))
-    return out, consistency
-
-
-def _morphology_features(windows: Array, templates: Array, consistency: Array) -> dict[str, Array]:
-    # Baseline: the median of each window sits on the isoelectric line for almost any beat.
-    beats = windows - np.median(windows, axis=1, keepdims=True)
-    tmpl = templates - np.median(templates, axis=1, keepdims=True)
-    # Patient-relative amplitude: everything in units of the template's QRS peak-to-peak.
-    scale = np.ptp(tmpl[:, _QRS], axis=1, keepdims=True) + 1e-3
-    beats, tmpl = beats / scale, tmpl / scale
-    q = np.flatnonzero(_QRS)
-    lags = [_corr(beats[:, q + lag], tmpl[:, q]) for lag in range(-_LAG, _LAG + 1)]
-    corr_qrs = np.max(lags, axis=0)
-    lag = np.argmax(lags, axis=0) - _LAG
-    aligned = beats[
-        np.arange(len(beats))[:, None],
-        np.clip(np.arange(beats.shape[1])[None, :] + lag[:, None], 0, beats.shape[1] - 1),
-    ]
-    width, t_width = _width(beats), _width(tmpl)
-    slope = np.abs(np.diff(beats[:, _QRS], axis=1)).max(axis=1)
-    t_slope = np.abs(np.diff(tmpl[:, _QRS], axis=1)).max(axis=1) + 1e-6
-    diff = aligned - tmpl
-    own = beats / (np.ptp(beats[:, _QRS], axis=1, keepdims=True) + 1e-6)
-    values = {
-        "corr_qrs": corr_qrs,
-        "corr_window": _corr(aligned, tmpl),
-        "corr_p": _corr(aligned[:, _P], tmpl[:, _P]),
-        "corr_t": _corr(aligned[:, _T], tmpl[:, _T]),
-        "qrs_amplitude": np.ptp(beats[:, _QRS], axis=1),
-        "qrs_energy": (beats[:, _QRS] ** 2).sum(axis=1) / ((tmpl[:, _QRS] ** 2).sum(axis=1) + 1e-6),
-        "qrs_width_s": width,
-        "qrs_width_ratio": width / t_width,
-        "template_width_s": t_width,
-        "diff_qrs": np.sqrt((diff[:, _QRS] ** 2).mean(axis=1)),
-        "diff_window": np.sqrt((diff**2).mean(axis=1)),
-        "slope_ratio": slope / t_slope,
-        "p_energy": (aligned[:, _P] ** 2).mean(axis=1) / ((tmpl[:, _P] ** 2).mean(axis=1) + 1e-3),
-        "t_mean": beats[:, _T].mean(axis=1),
-        "template_t_mean": tmpl[:, _T].mean(axis=1),
-        "beat_max": beats[:, _QRS].max(axis=1),
-        "beat_min": beats[:, _QRS].min(axis=1),
-        "template_p_amplitude": np.ptp(tmpl[:, _P], axis=1),
-        "p_consistency": consistency,
-    }
-    values.update({f"shape_{i}": own[:, j] for i, j in enumerate(_SHAPE)})
-    return values
-
-
 def beat_features(
     signal: Array, fs: float, peaks: NDArray[np.int64], targets: NDArray[np.int64]
 ) -> NDArray[np.float32]:
@@ -422,15 +170,15 @@ def beat_features(
         return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float32)
     if targets.min() < 0 or targets.max() >= len(peaks):
         raise ValueError(f"targets must index peaks (0..{len(peaks) - 1})")
-    rr = _rr_features(peaks, fs, targets)
+    rr = rr_features(peaks, fs, targets)
     # Only beats that can enter a template or are targets need a window.
     first = max(int(targets.min()) - TEMPLATE_BEATS - 1, 0)
     span = np.arange(first, int(targets.max()) + 1)
     windows, inside = beat_windows(signal, fs, peaks[span])
     local_targets = targets - first
-    templates, consistency = _templates(windows, inside, local_targets)
-    morphology = _morphology_features(windows[local_targets], templates, consistency)
-    values = {**rr, **morphology, **_rhythm_context(peaks, fs, targets)}
+    templates, consistency = running_templates(windows, inside, local_targets)
+    morphology = morphology_features(windows[local_targets], templates, consistency)
+    values = {**rr, **morphology, **rhythm_context(peaks, fs, targets)}
     for name in LOG_FEATURES:
         values[name] = np.log(np.maximum(values[name], 1e-3))
     # Prematurity counts only where the rhythm around it is regular and P waves repeat: in atrial

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge_agent.dsp import resample
+from edge_agent.evaluation.metrics import percentile
 from edge_agent.evaluation.ppg_hr import ROLE, bidmc_dir, evaluate_records
 from edge_agent.models import ppg_hr
 from edge_agent.records import data_dir, pick_channel, read_bidmc_signals
@@ -50,7 +51,7 @@ def latency_ms(data: Path, *, windows: int = 1000) -> dict[str, Any]:
             cpu.append(time.process_time() - cpu_began)
             wall.append(time.perf_counter() - wall_began)
         table[f"{rate:g} Hz"] = {
-            f"{kind}_{q}": round(float(np.percentile(values, q_value)) * 1e3, 3)
+            f"{kind}_{q}": round(percentile(values, q_value) * 1e3, 3)
             for kind, values in (("wall", wall), ("cpu", cpu))
             for q, q_value in (("p50", 50), ("p99", 99))
         }

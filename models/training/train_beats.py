@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # ships no type information
+from threadpoolctl import threadpool_limits
 
 from edge_agent.evaluation.beats import confusion_matrix, evaluate, load_record, summarize
 from edge_agent.models.beats import (

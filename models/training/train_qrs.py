@@ -4,7 +4,7 @@ The detector is classical DSP (no weights). Its four decision parameters are pic
 exhaustive grid on MIT-BIH DS1 + the 4 paced records (26 records, de Chazal split) plus the NSTDB
 copies of two of them (118, 119) with electrode-motion noise at 24, 18 and 12 dB, minimising
 missed + false beats over the whole records; DS2 (22 records) never takes part in the choice and
-is reported as held-out, next to all 48 records. The defaults in ``edge_agent/models/qrs.py`` must
+is reported as held-out, next to all 48 records. The defaults in ``edge_agent/models/qrs_params.py`` must
 be the grid's choice (the script stops otherwise), so the committed code *is* the tuned model; the
 manifest stores a sha256 of the parameters, which the runtime and the tests check.
 

@@ -40,11 +40,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from edge_agent.evaluation import rhythm as evaluation
+from edge_agent.evaluation.metrics import binary_counts, f1, percentile
 from edge_agent.models import rhythm
 from edge_agent.models.registry import load_manifest
 from edge_agent.records import MITDB_DS1, data_dir
@@ -113,9 +113,15 @@ def cross_validate(x: NDArray[np.float32], y: NDArray[np.int64], groups: NDArray
     return oof
 
 
+def _f1(y: NDArray[np.int64], called: NDArray[np.bool_]) -> float:
+    """F1 of the AF calls; 0 when there is nothing to find and nothing is called (as scikit-learn's f1_score)."""
+    counts = binary_counts(called, y == 1)
+    return f1(counts.tp, counts.fp, counts.fn, undefined=0.0)
+
+
 def choose_threshold(y: NDArray[np.int64], oof: NDArray[np.float64]) -> tuple[float, dict[str, float]]:
     """The (lowest) threshold with the best out-of-fold F1, and the CV curve."""
-    curve = {f"{t:.2f}": float(f1_score(y, oof >= t)) for t in THRESHOLDS}
+    curve = {f"{t:.2f}": _f1(y, oof >= t) for t in THRESHOLDS}
     best = max(curve.values())
     return float(min(float(t) for t, f in curve.items() if f == best)), curve
 
@@ -156,10 +162,10 @@ def latency_ms(data: Path, *, windows: int = 300) -> dict[str, float]:
         onnx_times.append(ended - middle)
         total_times.append(ended - began)
     return {
-        "onnx_p50_ms": round(float(np.percentile(onnx_times, 50)) * 1e3, 3),
-        "onnx_p99_ms": round(float(np.percentile(onnx_times, 99)) * 1e3, 3),
-        "features_plus_onnx_p50_ms": round(float(np.percentile(total_times, 50)) * 1e3, 3),
-        "features_plus_onnx_p99_ms": round(float(np.percentile(total_times, 99)) * 1e3, 3),
+        "onnx_p50_ms": round(percentile(onnx_times, 50) * 1e3, 3),
+        "onnx_p99_ms": round(percentile(onnx_times, 99) * 1e3, 3),
+        "features_plus_onnx_p50_ms": round(percentile(total_times, 50) * 1e3, 3),
+        "features_plus_onnx_p99_ms": round(percentile(total_times, 99) * 1e3, 3),
         "windows": len(picked),
     }
 
@@ -241,10 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = ~augmented
     cv = {
         "scheme": "leave-one-record-out over DS1",
-        "f1": round(float(f1_score(y, oof >= threshold)), 4),
-        "f1_unaugmented": round(float(f1_score(y[real], oof[real] >= threshold)), 4),
-        "sensitivity": round(float(np.mean(oof[y == 1] >= threshold)), 4),
-        "sensitivity_unaugmented": round(float(np.mean(oof[real & (y == 1)] >= threshold)), 4),
+        "f1": round(_f1(y, oof >= threshold), 4),
+        "f1_unaugmented": round(_f1(y[real], oof[real] >= threshold), 4),
+        "sensitivity": round(binary_counts(oof >= threshold, y == 1).sensitivity, 4),
+        "sensitivity_unaugmented": round(binary_counts(oof[real] >= threshold, y[real] == 1).sensitivity, 4),
         "false_positive_windows": int(np.sum(oof[y == 0] >= threshold)),
         "n_windows": int((y == 0).sum()),
         "f1_by_threshold": {k: round(v, 4) for k, v in curve.items()},

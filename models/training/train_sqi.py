@@ -38,7 +38,6 @@ from numpy.typing import NDArray
 from sklearn.base import ClassifierMixin, clone
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
@@ -46,6 +45,7 @@ from sklearn.preprocessing import StandardScaler
 
 from edge_agent.dsp import resample
 from edge_agent.evaluation import sqi as evaluation
+from edge_agent.evaluation.metrics import auroc, binary_counts, f1_of_rates, nearest_reference, percentile, ratio
 from edge_agent.models import sqi
 from edge_agent.models.registry import load_manifest
 from edge_agent.records import data_dir, read_annotations
@@ -135,10 +135,6 @@ def augmented_features(
     return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.int64), kept
 
 
-def _auc(y: NDArray[np.int64], p: NDArray[np.float64]) -> float:
-    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else math.nan
-
-
 def cross_validate(
     x: NDArray[np.float32], y: NDArray[np.int64], meta: Sequence[evaluation.LabelledWindow], log: Callable[[str], None]
 ) -> tuple[str, dict[str, Any], NDArray[np.float64]]:
@@ -159,9 +155,9 @@ def cross_validate(
                 fit = train[(noise[train] != held_out) & (noise[train] != "bw+ma")]
                 score = test[np.isin(noise[test], ("clean", held_out))]
                 model = clone(prototype).fit(x[fit], y[fit])
-                transfer.append(_auc(y[score], model.predict_proba(x[score])[:, 1]))
+                transfer.append(auroc(model.predict_proba(x[score])[:, 1], y[score]))
         oof_by_model[name] = oof
-        table[name] = {"cv_auroc": round(_auc(y, oof), 5), "noise_transfer_auroc": round(float(np.mean(transfer)), 5)}
+        table[name] = {"cv_auroc": round(auroc(oof, y), 5), "noise_transfer_auroc": round(float(np.mean(transfer)), 5)}
         row = table[name]
         log(f"cv {name:9s} auroc {row['cv_auroc']:.4f}  noise-transfer auroc {row['noise_transfer_auroc']:.4f}")
     # The electrode-motion test is a noise type never seen, so unseen-noise transfer weighs as much as CV.
@@ -172,10 +168,11 @@ def cross_validate(
 def youden_threshold(y: NDArray[np.int64], p: NDArray[np.float64]) -> tuple[float, float, float]:
     """The score threshold maximising sensitivity + specificity - 1 (usable = score >= threshold)."""
     candidates = np.unique(np.round(p, 4))
+    labelled = y >= 0
     best = (0.5, 0.0, 0.0, -1.0)
     for t in candidates:
-        sens = float(np.mean(p[y == 1] >= t))
-        spec = float(np.mean(p[y == 0] < t))
+        counts = binary_counts(p[labelled] >= t, y[labelled] == 1)
+        sens, spec = counts.sensitivity, counts.specificity
         if sens + spec - 1.0 > best[3]:
             best = (float(t), sens, spec, sens + spec - 1.0)
     return best[0], best[1], best[2]
@@ -223,8 +220,9 @@ def detection_by_condition(data: Path, *, per_condition: int = 6) -> dict[str, d
         found = np.asarray(processing.gqrs_detect(sig=window.signal, fs=window.fs), dtype=np.int64)
         found = found[(found >= edge) & (found < n - edge)]
         tolerance = round(0.15 * window.fs)
-        hits = sum(1 for r in ref if len(found) and int(np.min(np.abs(found - r))) <= tolerance)
-        matched = sum(1 for f in found if len(ref) and int(np.min(np.abs(ref - f))) <= tolerance)
+        # Not one-to-one: a reference beat is found if any detection is near it, and vice versa.
+        hits = int(np.sum(nearest_reference(found, ref, tolerance) >= 0))
+        matched = int(np.sum(nearest_reference(ref, found, tolerance) >= 0))
         key = f"{window.noise}@{'clean' if math.isinf(window.snr_db) else f'{window.snr_db:g}'}"
         total = counts.setdefault(key, [0, 0, 0, 0])
         total[0] += hits
@@ -233,12 +231,8 @@ def detection_by_condition(data: Path, *, per_condition: int = 6) -> dict[str, d
         total[3] += len(found)
     table = {}
     for key, (hits, n_ref, matched, n_found) in counts.items():
-        se, ppv = hits / max(n_ref, 1), matched / max(n_found, 1)
-        table[key] = {
-            "sensitivity": round(se, 4),
-            "ppv": round(ppv, 4),
-            "f1": round(2 * se * ppv / max(se + ppv, 1e-9), 4),
-        }
+        se, ppv = ratio(hits, n_ref, undefined=0.0), ratio(matched, n_found, undefined=0.0)
+        table[key] = {"sensitivity": round(se, 4), "ppv": round(ppv, 4), "f1": round(f1_of_rates(se, ppv), 4)}
     return table
 
 
@@ -260,10 +254,10 @@ def latency_ms(data: Path, *, windows: int = 300) -> dict[str, float]:
         onnx_times.append(ended - middle)
         total_times.append(ended - began)
     return {
-        "onnx_p50_ms": round(float(np.percentile(onnx_times, 50)) * 1e3, 3),
-        "onnx_p99_ms": round(float(np.percentile(onnx_times, 99)) * 1e3, 3),
-        "features_plus_onnx_p50_ms": round(float(np.percentile(total_times, 50)) * 1e3, 3),
-        "features_plus_onnx_p99_ms": round(float(np.percentile(total_times, 99)) * 1e3, 3),
+        "onnx_p50_ms": round(percentile(onnx_times, 50) * 1e3, 3),
+        "onnx_p99_ms": round(percentile(onnx_times, 99) * 1e3, 3),
+        "features_plus_onnx_p50_ms": round(percentile(total_times, 50) * 1e3, 3),
+        "features_plus_onnx_p99_ms": round(percentile(total_times, 99) * 1e3, 3),
     }
 
 

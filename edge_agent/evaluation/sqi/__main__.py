@@ -1,0 +1,6 @@
+"""``python -m edge_agent.evaluation.sqi --data DIR``: the package's command line (see ``main``)."""
+
+from edge_agent.evaluation.sqi import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
