@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from edge_agent.evaluation.metrics import match_beats
 from edge_agent.models import qrs
 from edge_agent.models.registry import load_manifest
 from edge_agent.records import data_dir, read_annotations, read_record
@@ -51,7 +52,7 @@ def stream(detector: qrs.StreamingQrsDetector, x: np.ndarray, sizes: list[int]) 
 def test_finds_every_synthetic_beat_at_device_rates(fs: float) -> None:
     x, truth = synthetic_ecg(fs, 60.0, seed=int(fs))
     found = qrs.detect_qrs(x, fs)
-    _, fn, fp = qrs.match_beats(truth, found, round(0.05 * fs))
+    _, fn, fp = match_beats(truth, found, round(0.05 * fs))
     assert (fn, fp) == (0, 0), f"fn={fn} fp={fp} of {len(truth)}"
     assert found.dtype == np.int64
 
@@ -61,7 +62,7 @@ def test_detects_within_the_two_second_warm_up() -> None:
     found = qrs.detect_qrs(x, 360.0)
     early = truth[truth < 2 * 360]
     assert len(early) >= 2
-    assert qrs.match_beats(early, found[found < 2 * 360], 18) == (len(early), 0, 0)
+    assert match_beats(early, found[found < 2 * 360], 18) == (len(early), 0, 0)
 
 
 def test_flat_and_constant_signals_have_no_beats() -> None:
@@ -83,7 +84,7 @@ def test_nan_gap_is_bridged_without_false_beats() -> None:
     gap[3600:3700] = np.nan
     found = qrs.detect_qrs(gap, 360.0)
     outside = truth[(truth < 3600 - 36) | (truth > 3700 + 36)]
-    _, fn, fp = qrs.match_beats(outside, found[(found < 3600 - 36) | (found > 3700 + 36)], 18)
+    _, fn, fp = match_beats(outside, found[(found < 3600 - 36) | (found > 3700 + 36)], 18)
     assert (fn, fp) == (0, 0)
 
 
@@ -96,7 +97,7 @@ def test_recovers_after_a_large_artefact_burst() -> None:
         burst[at : at + 5] = rng.choice([-20.0, 20.0])  # electrode-pop spikes, 20x the QRS
     found = qrs.detect_qrs(x + burst, fs)
     later = truth[truth > 18 * fs]
-    assert qrs.match_beats(later, found[found > 18 * fs - 12], 12) == (len(later), 0, 0)
+    assert match_beats(later, found[found > 18 * fs - 12], 12) == (len(later), 0, 0)
 
 
 def test_flutter_like_oscillation_is_not_reported_as_beats() -> None:
@@ -107,7 +108,7 @@ def test_flutter_like_oscillation_is_not_reported_as_beats() -> None:
     found = qrs.detect_qrs(np.concatenate((x, flutter)), fs)
     during = found[found >= len(x)]
     assert len(during) <= 12  # the guard needs its 2 s window: at most the first seconds are reported
-    assert qrs.match_beats(truth, found[found < len(x)], 12)[1] == 0
+    assert match_beats(truth, found[found < len(x)], 12)[1] == 0
 
 
 def test_input_is_not_mutated() -> None:
@@ -159,7 +160,7 @@ def test_window_edges_give_no_spurious_beats() -> None:
         window = x[begin : begin + int(10 * fs)]
         inside = truth[(truth >= begin) & (truth < begin + len(window))] - begin
         found = qrs.detect_qrs(window, fs)
-        _, _, fp = qrs.match_beats(inside, found, round(0.05 * fs))
+        _, _, fp = match_beats(inside, found, round(0.05 * fs))
         extra += fp
     assert extra == 0
 
@@ -190,12 +191,12 @@ def test_heart_rate_is_the_median_of_plausible_rr() -> None:
 
 
 def test_match_beats_pairs_one_to_one() -> None:
-    assert qrs.match_beats([], [], 10) == (0, 0, 0)
-    assert qrs.match_beats([100, 200], [], 10) == (0, 2, 0)
-    assert qrs.match_beats([], [100], 10) == (0, 0, 1)
-    assert qrs.match_beats([100], [95, 105], 10) == (1, 0, 1)  # one reference, two candidates
-    assert qrs.match_beats([100, 300], [111, 300], 10) == (1, 1, 1)
-    assert qrs.match_beats([300, 100], [300, 100], 0) == (2, 0, 0)  # order does not matter
+    assert match_beats([], [], 10) == (0, 0, 0)
+    assert match_beats([100, 200], [], 10) == (0, 2, 0)
+    assert match_beats([], [100], 10) == (0, 0, 1)
+    assert match_beats([100], [95, 105], 10) == (1, 0, 1)  # one reference, two candidates
+    assert match_beats([100, 300], [111, 300], 10) == (1, 1, 1)
+    assert match_beats([300, 100], [300, 100], 0) == (2, 0, 0)  # order does not matter
 
 
 # ---------------------------------------------------------------- manifest contract
@@ -248,7 +249,7 @@ def test_real_windows_match_the_reference_beats(mitdb: Path, record: str, start_
     a, b = round(start_s * 360), round((start_s + 20) * 360)
     found = qrs.detect_qrs(signal[a:b], 360.0)
     reference = beats[(beats >= a) & (beats < b)] - a
-    tp, fn, fp = qrs.match_beats(reference, found, 54)
+    tp, fn, fp = match_beats(reference, found, 54)
     assert len(reference) > 15
     assert fn + fp <= errors, f"record {record}: tp={tp} fn={fn} fp={fp}"
     rate = qrs.heart_rate(found, 360.0)
@@ -264,6 +265,6 @@ def test_whole_record_streaming_equals_batch(mitdb: Path) -> None:
     batch = qrs.detect_qrs(signal, 360.0)
     streamed = stream(qrs.StreamingQrsDetector(360.0), signal, [360])
     assert np.array_equal(streamed, batch)
-    tp, fn, fp = qrs.match_beats(beats, streamed, 54)
+    tp, fn, fp = match_beats(beats, streamed, 54)
     assert tp / (tp + fn) > 0.995
     assert tp / (tp + fp) > 0.995

@@ -50,9 +50,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-# Re-exported: the tests and the training script score the detector with it from here. It lives with
-# the other scores; that module imports nothing of ours, so the detector pulls in no evaluation code.
-from edge_agent.evaluation.metrics import match_beats
 from edge_agent.models.qrs_params import DEFAULT_PARAMS, QrsParams, params_digest
 from edge_agent.models.qrs_stream import Indices, StreamingQrsDetector
 from edge_agent.models.registry import ModelIntegrityError, ModelSpec, load_manifest
@@ -66,7 +63,6 @@ __all__ = [
     "StreamingQrsDetector",
     "detect_qrs",
     "heart_rate",
-    "match_beats",
     "model_spec",
     "params_digest",
 ]
