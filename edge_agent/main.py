@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.agent import EdgeAgent, ReadingSource
+from edge_agent.numerics_replay import NumericsReplay
+from edge_agent.pipeline import PipelineSource
 from edge_agent.publisher import SpoolDelivery
+from edge_agent.recording_replay import RecordingReplay, find_recordings
 from edge_agent.scenarios import parse_scenarios
 from edge_agent.simulator import SimulatedDevice, SimulatedWard, WaveformWard
 from edge_agent.spool import Spool
@@ -37,7 +40,6 @@ def make_source(settings: Settings, *, start_ms: int) -> tuple[ReadingSource, li
             return ward, _roster(ward.devices)
         if argument:
             raise ConfigError(f"unknown simulator {argument!r}; use sim or sim:vitals", source="--source")
-        from edge_agent.pipeline import PipelineSource  # noqa: PLC0415 -- numpy/onnxruntime only for waveforms
 
         waves = WaveformWard(scenarios, seed=edge.seed, start_ms=start_ms)
         return PipelineSource(waves), _roster(waves.devices)
@@ -46,12 +48,8 @@ def make_source(settings: Settings, *, start_ms: int) -> tuple[ReadingSource, li
         if path.name.endswith("_Numerics.csv") or (
             path.is_dir() and any(path.glob("*_Numerics.csv")) and not any(path.glob("*_Signals.csv"))
         ):
-            from edge_agent.numerics_replay import NumericsReplay  # noqa: PLC0415 -- only for replays
-
             replay = NumericsReplay(path, start_ms=start_ms)
             return replay, [{"patient": p, "device": f"{p}-mon", "scenario": "replay"} for p in replay.patients]
-        from edge_agent.pipeline import PipelineSource  # noqa: PLC0415
-        from edge_agent.recording_replay import RecordingReplay, find_recordings  # noqa: PLC0415
 
         recordings = RecordingReplay(find_recordings(path), start_ms=start_ms, speed=edge.speed)
         roster = [{"patient": p, "device": d, "scenario": "replay"} for p, d in recordings.devices]

@@ -23,18 +23,24 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge_agent.dsp import Array
 from edge_agent.frames import DeviceFrame, FrameSource, SignalChunk
+from edge_agent.models import ppg_hr, qrs, vf
+from edge_agent.models.beats import BeatClassifier
+from edge_agent.models.ppg_hr import WINDOW_S as PPG_WINDOW_S
+from edge_agent.models.ppg_hr import PpgHeartRate
+from edge_agent.models.qrs import StreamingQrsDetector, heart_rate
+from edge_agent.models.registry import load_manifest
+from edge_agent.models.rhythm import WINDOW_S as RHYTHM_WINDOW_S
+from edge_agent.models.rhythm import RhythmClassifier
+from edge_agent.models.sqi import WINDOW_S as SQI_WINDOW_S
+from edge_agent.models.sqi import EcgQuality
+from edge_agent.models.vf import WINDOW_S as VF_WINDOW_S
+from edge_agent.models.vf import is_vf
 from vitalstream.wire import EdgeEvent, Rhythm, VitalsReading, Waveform
-
-if TYPE_CHECKING:
-    from edge_agent.models.beats import BeatClassifier
-    from edge_agent.models.rhythm import RhythmClassifier
-    from edge_agent.models.sqi import EcgQuality
 
 __all__ = ["DevicePipeline", "EdgeModels", "PipelineSource"]
 
@@ -60,11 +66,6 @@ class EdgeModels:
 
     @classmethod
     def load(cls) -> EdgeModels:
-        from edge_agent.models import ppg_hr, qrs, vf  # noqa: PLC0415 -- onnxruntime only when waveforms run
-        from edge_agent.models.beats import BeatClassifier  # noqa: PLC0415
-        from edge_agent.models.registry import load_manifest  # noqa: PLC0415
-        from edge_agent.models.rhythm import RhythmClassifier  # noqa: PLC0415
-        from edge_agent.models.sqi import EcgQuality  # noqa: PLC0415
 
         manifest = load_manifest()
         beats, rhythm, sqi = (
@@ -181,8 +182,6 @@ class DevicePipeline:
         return reading, self._due_events(frame.ts_ms, models)
 
     def _process_ecg(self, ecg: SignalChunk, models: EdgeModels, out: _Second) -> None:
-        from edge_agent.models.qrs import StreamingQrsDetector, heart_rate  # noqa: PLC0415
-        from edge_agent.models.sqi import WINDOW_S as SQI_WINDOW_S  # noqa: PLC0415
 
         if self._ecg is None:
             self._ecg = _Ring(ecg.fs, _BUFFER_S)
@@ -214,8 +213,6 @@ class DevicePipeline:
                 out.models["rhythm"] = models.refs["rhythm"]
 
     def _process_ppg(self, ppg: SignalChunk, models: EdgeModels, out: _Second) -> None:
-        from edge_agent.models.ppg_hr import WINDOW_S as PPG_WINDOW_S  # noqa: PLC0415
-        from edge_agent.models.ppg_hr import PpgHeartRate  # noqa: PLC0415
 
         if self._ppg is None:
             self._ppg = _Ring(ppg.fs, _BUFFER_S)
@@ -257,8 +254,6 @@ class DevicePipeline:
         return counts
 
     def _fibrillation(self, fs: float) -> tuple[bool, dict[str, float]]:
-        from edge_agent.models.vf import WINDOW_S as VF_WINDOW_S  # noqa: PLC0415
-        from edge_agent.models.vf import is_vf  # noqa: PLC0415
 
         assert self._ecg is not None
         window = self._ecg.last(VF_WINDOW_S)
@@ -290,7 +285,6 @@ class DevicePipeline:
         return None if hr is None else round(float(hr), 1)
 
     def _rhythm(self, models: EdgeModels) -> Rhythm | None:
-        from edge_agent.models.rhythm import WINDOW_S as RHYTHM_WINDOW_S  # noqa: PLC0415
 
         assert self._ecg is not None
         fs = self._ecg.fs

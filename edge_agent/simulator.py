@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from edge_agent.frames import DeviceFrame, SignalChunk
 from edge_agent.scenarios import Scenario
+from edge_agent.waveform_sim import EcgPpgGenerator
 from vitalstream.wire import VitalsReading
 
 __all__ = ["SimulatedPatient", "SimulatedWard", "WaveformWard", "device_id", "patient_id"]
@@ -172,7 +173,6 @@ class WaveformWard:
     PPG_FS = 125.0
 
     def __init__(self, scenarios: list[Scenario], *, seed: int, start_ms: int) -> None:
-        from edge_agent.waveform_sim import EcgPpgGenerator  # noqa: PLC0415 -- numpy only when waveforms are used
 
         self._vitals = SimulatedWard(scenarios, seed=seed, start_ms=start_ms)
         self.devices = self._vitals.devices
