@@ -26,12 +26,14 @@ def models() -> EdgeModels:
     return EdgeModels.load()
 
 
-def run_ward(spec: str, patients: int, seconds: int, models: EdgeModels, seed: int = 5) -> list:
+def run_ward(
+    spec: str, patients: int, seconds: int, models: EdgeModels, seed: int = 5
+) -> tuple[list[VitalsReading | EdgeEvent], WaveformWard]:
     ward = WaveformWard(parse_scenarios(spec, patients=patients), seed=seed, start_ms=T0)
     return PipelineSource(ward, models).poll(T0 + (seconds - 1) * 1000), ward
 
 
-def by_patient(out: list, patient: str) -> list[VitalsReading]:
+def by_patient(out: list[VitalsReading | EdgeEvent], patient: str) -> list[VitalsReading]:
     return [r for r in out if isinstance(r, VitalsReading) and r.patient == patient]
 
 

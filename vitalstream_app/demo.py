@@ -11,12 +11,14 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from rich.console import Console
 from rich.live import Live
+from rich.table import Table
 
 from alerts.sinks import PointSink, SqlitePointStore
 from alerts.ward_board import WardBoard
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 class StationFeed:
     """A nurse-station subscriber: retained alert states, alert events and vitals into a :class:`WardBoard`."""
 
-    def __init__(self, settings: Settings, *, on_event: Any = None) -> None:
+    def __init__(self, settings: Settings, *, on_event: Callable[[AlertEvent], None] | None = None) -> None:
         self.board = WardBoard()
         self.events: list[AlertEvent] = []
         self._on_event = on_event
@@ -66,7 +68,7 @@ class StationFeed:
         self._client.disconnect()
         self._client.loop_stop()
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         root, _, rest = message.topic.partition("/")
         try:
             with self._lock:
@@ -84,7 +86,7 @@ class StationFeed:
         except RejectedMessage as exc:
             log.warning("station ignored a bad message", extra={"reason": exc.reason.value, "field": exc.field})
 
-    def render(self) -> Any:
+    def render(self) -> Table:
         with self._lock:
             return self.board.render_table(title=f"VitalStream demo ward - {len(self.board.rows)} patients")
 
