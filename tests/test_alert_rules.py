@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from stream_processor.core import CommandRefused, ProcessorCore
 from stream_processor.limits import hard_limit_rules
 from stream_processor.patient import PatientState
-from stream_processor.rules import ReadingContext, _deviations, _hard, _rhythm_rules, _soft_limits, is_quiet, news2_of
+from stream_processor.rules import ReadingContext, is_quiet, news2_of
+from stream_processor.rules.rhythm import rhythm_findings
+from stream_processor.rules.thresholds import deviation_findings, hard_limit_finding, soft_limit_findings
 from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import (
     AlertAction,
@@ -370,6 +372,6 @@ def test_a_quiet_reading_is_one_no_rule_would_raise_on(
     ctx = ReadingContext(reading, state, limits, alerting)
     if not is_quiet(ctx):
         return
-    findings = [f for f in (_hard(ctx, rule) for rule in hard_limit_rules(limits)) if f is not None]
-    findings += _rhythm_rules(ctx) + _soft_limits(ctx) + _deviations(ctx)
+    findings = [f for f in (hard_limit_finding(ctx, rule) for rule in hard_limit_rules(limits)) if f is not None]
+    findings += rhythm_findings(ctx) + soft_limit_findings(ctx) + deviation_findings(ctx)
     assert [f.kind for f in findings if f.verdict == "raising"] == []
