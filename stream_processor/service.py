@@ -22,7 +22,6 @@ touched under one lock. The clock is read here and passed into the core.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from alerts.sinks import LineSink, PointSink
 from alerts.spool import DiskSpool
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
+from stream_processor.checkpoint import Checkpoint
 from stream_processor.core import ProcessorCore
 from stream_processor.effects import Effects, EffectsPlanner
 from stream_processor.handlers import MessageHandler
@@ -97,7 +97,7 @@ class ProcessorService:
             clock_ms=clock_ms,
             log=log,
         )
-        self._checkpoint = Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint"
+        self._checkpoint = Checkpoint(Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint")
         # (kind, priority, transition) -> how many; and the time each message takes, for /metrics.
         self.alert_counts: Counter[tuple[str, str, str]] = Counter()
         self.latency = Histogram()
@@ -195,26 +195,21 @@ class ProcessorService:
     # ------------------------------------------------------------ checkpoints
 
     def _restore_checkpoint(self) -> None:
-        if not self._checkpoint.exists():
-            return
-        try:
-            self.core.restore_state(self._checkpoint.read_bytes())
-        except (OSError, ValueError, EOFError) as exc:
+        restored = self._checkpoint.restore(self.core.restore_state)
+        if restored.error is not None:
             # A bad checkpoint must not stop monitoring: start with fresh state and say so loudly.
-            log.exception("checkpoint unreadable; starting without it", extra={"error": str(exc)})
-            return
-        log.info("checkpoint restored", extra={"patients": len(self.core.patients)})
+            log.error(
+                "checkpoint unreadable; starting without it",
+                exc_info=restored.error,
+                extra={"error": str(restored.error)},
+            )
+        elif restored.found:
+            log.info("checkpoint restored", extra={"patients": len(self.core.patients)})
 
     def _save_checkpoint(self) -> None:
         with self._core_lock:
             blob = self.core.export_state()
-        self._checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._checkpoint.with_suffix(".tmp")
-        with temporary.open("wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self._checkpoint)  # atomic: a crash leaves the old or the new file, never half
+        self._checkpoint.save(blob)
         self.counts["checkpoints"] += 1
 
     # ------------------------------------------------------------ MQTT callbacks (network thread)
