@@ -9,6 +9,11 @@ this module executes them. The :class:`~stream_processor.acks.AckLedger` sends t
 every effect is durable. The session is persistent (MQTT 5, clean start off), so whatever was not
 acknowledged when the process died is redelivered when it comes back.
 
+One error policy for every message: a message that breaks the contract is dead-lettered with its
+reason; one whose handling fails for any other reason (a bug) is logged with the traceback, counted
+(``processing_failed``), dead-lettered with that reason and acknowledged. Either way the stream goes
+on. Should anything still end paho's network thread, ``/healthz`` and ``/readyz`` report it.
+
 Start-up, in this order: restore the last checkpoint (baselines, alert lifecycles, sequence numbers),
 connect, read the retained alert states (``alerts/v1/+/+``, newer than any checkpoint) and adopt
 them, and only then handle the readings the broker kept for us. Without that order, a backlog of
@@ -42,7 +47,7 @@ from stream_processor.handlers import MessageHandler
 from stream_processor.metrics import Histogram, processor_metrics
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
-from vitalstream.wire import AlertEvent, RejectedMessage, decode_alert_state
+from vitalstream.wire import AlertEvent, RejectedMessage, RejectReason, decode_alert_state
 from vitalstream.wire.topics import ALERTS_ALL, COMMANDS_ALL, EVENTS_ALL, OBSERVATIONS_ALL, VITALS_ALL
 
 __all__ = ["ProcessorService"]
@@ -59,7 +64,10 @@ def wall_clock_ms() -> int:
 
 
 class ProcessorService:
-    """Runs the processor until ``stop`` is set; see the module docstring for the data flow."""
+    """Runs the processor until ``stop`` is set; see the module docstring for the data flow.
+
+    ``core`` replaces the core built from ``settings`` (tests inject one that fails on purpose).
+    """
 
     def __init__(
         self,
@@ -68,6 +76,7 @@ class ProcessorService:
         sink: PointSink,
         clock_ms: Callable[[], int] = wall_clock_ms,
         shutdown_flush_s: float = 10.0,
+        core: ProcessorCore | None = None,
     ) -> None:
         self._settings = settings
         # How long a shutdown waits for the store. Less than the usual 30 s container stop grace period;
@@ -75,12 +84,14 @@ class ProcessorService:
         self._shutdown_flush_s = shutdown_flush_s
         self._sink = sink
         self._clock_ms = clock_ms
-        self.core = ProcessorCore(
-            limits=settings.limits,
-            alerting=settings.alerting,
-            ward_of=settings.processor.ward_of,
-            horizon_s=settings.processor.retrospective_horizon_s,
-        )
+        if core is None:
+            core = ProcessorCore(
+                limits=settings.limits,
+                alerting=settings.alerting,
+                ward_of=settings.processor.ward_of,
+                horizon_s=settings.processor.retrospective_horizon_s,
+            )
+        self.core = core
         self._effects = EffectsPlanner(
             fhir=settings.processor.fhir,
             fhir_vitals_every_s=settings.processor.fhir_vitals_every_s,
@@ -114,6 +125,7 @@ class ProcessorService:
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
+        self._network_thread: threading.Thread | None = None
         self._ledger = AckLedger(self._send_ack)
         self._publish_tickets: dict[int, Ticket] = {}
         self._reconcile_mid: int | None = None
@@ -140,11 +152,20 @@ class ProcessorService:
         self._writer.start()
         connect_async(self._client, self._settings.broker, persistent=True)
         self._client.loop_start()
+        # paho's own thread, kept so health can see it end. We keep paho's threaded mode (loop_start) rather
+        # than run loop_forever on a thread of ours: only that mode wakes the loop when the writer or tick
+        # thread sends, and serialises their socket writes. paho names the thread only as ``_thread`` and
+        # clears it when the thread ends, hence our own reference.
+        self._network_thread = self._client._thread
         last_stats = last_checkpoint = time.monotonic()
+        loop_reported = False
         try:
             while not stop.wait(1.0):
                 self._tick()
                 self.last_tick = time.monotonic()
+                if self.network_loop_failed and not loop_reported:
+                    log.error("mqtt network loop stopped; nothing is received until the processor restarts")
+                    loop_reported = True
                 now = time.monotonic()
                 if now - last_checkpoint >= self._settings.processor.checkpoint_every_s:
                     self._save_checkpoint()
@@ -169,6 +190,12 @@ class ProcessorService:
         self._client.loop_stop()
         self._writer.stop(timeout_s=1.0)
         log.info("processor stopped", extra=self.stats())
+
+    @property
+    def network_loop_failed(self) -> bool:
+        """True when paho's network thread has ended while the service runs: no message is received any more."""
+        thread = self._network_thread
+        return thread is not None and not thread.is_alive() and not self._draining
 
     def metrics_text(self) -> str:
         """Prometheus text format: what an operator graphs and alerts on."""
@@ -307,6 +334,14 @@ class ProcessorService:
             # The reason and field are logged, never the payload (it may hold anything).
             log.warning("message rejected", extra={"topic_root": root, "reason": exc.reason.value, "field": exc.field})
             effects = self._set_aside(message, exc.reason.value, exc.field, exc.detail, now_ms)
+        # Anything else a handler or the core raises is a bug on one message. Escaping into paho's network
+        # thread would end it, and with it every patient's monitoring; the message is set aside instead.
+        except Exception as exc:  # the one error policy: log, count, dead-letter, acknowledge, continue
+            reason, error = RejectReason.PROCESSING_FAILED.value, type(exc).__name__
+            self.counts[reason] += 1
+            log.exception("message processing failed", extra={"topic_root": root, "reason": reason, "error": error})
+            detail = f"{error} while handling this message; the processor's log has the traceback"
+            effects = self._set_aside(message, reason, None, detail, now_ms)
         self._execute(message, effects)
         self.latency.observe(time.perf_counter() - started)
 
