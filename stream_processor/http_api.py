@@ -1,7 +1,8 @@
 """The processor's small HTTP side: health for orchestrators, metrics for operators, and missed alert
 events for telemedicine platforms.
 
-    GET /healthz      200 while the main loop is ticking (a wedged process fails it)
+    GET /healthz      200 while the main loop is ticking and the MQTT network loop runs (a wedged process,
+                      or one that no longer receives anything, fails it: 503 with the reasons)
     GET /readyz       200 once subscribed to the broker; 503 with the reasons otherwise
     GET /metrics      Prometheus text format (readings, rejections by reason, alerts by kind and priority,
                       write queue, disk spool, processing latency histogram)
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _MAX_EVENTS = 1000
 _STALE_TICK_S = 10.0
+_LOOP_STOPPED = "MQTT network loop stopped: no messages are received"
 # What a stored alert_events row says, in the order a reader wants it (the rest follows).
 _EVENT_KEYS = ("event_no", "transition", "time", "alert_id", "kind", "priority", "state", "summary", "by")
 
@@ -89,13 +91,19 @@ class ProcessorHttp:
 
     def health(self) -> tuple[int, dict[str, Any]]:
         age = time.monotonic() - self._service.last_tick
-        ok = age < _STALE_TICK_S
-        return (200 if ok else 503), {"status": "ok" if ok else "stalled", "last_tick_s": round(age, 1)}
+        stalled = age >= _STALE_TICK_S
+        reasons = [f"main loop has not ticked for {age:.0f} s"] if stalled else []
+        if self._service.network_loop_failed:
+            reasons.append(_LOOP_STOPPED)
+        status = "stalled" if stalled else "network_loop_stopped" if reasons else "ok"
+        return (503 if reasons else 200), {"status": status, "last_tick_s": round(age, 1), "reasons": reasons}
 
     def ready(self) -> tuple[int, dict[str, Any]]:
         reasons = []
         if not self._service.ready.is_set():
             reasons.append("not subscribed to the broker")
+        if self._service.network_loop_failed:
+            reasons.append(_LOOP_STOPPED)
         return (200 if not reasons else 503), {"ready": not reasons, "reasons": reasons}
 
     def alert_events(self, query: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:

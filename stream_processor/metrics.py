@@ -111,6 +111,9 @@ def processor_metrics(
                  [({}, counts.get("seq_skipped", 0))]),
         *counter("vitalstream_rejected_total", "Messages rejected and dead-lettered, by reason.",
                  _by_prefix(counts, "rejected_", "reason")),
+        *counter("vitalstream_processing_failed_total",
+                 "Messages whose handling failed (a bug; see the log), dead-lettered as processing_failed.",
+                 [({}, counts.get("processing_failed", 0))]),
         *counter("vitalstream_alert_transitions_total", "Alert lifecycle transitions.", alerts),
         *counter("vitalstream_commands_total", "Clinician commands, by outcome.", commands),
     ]  # fmt: skip

@@ -1,11 +1,18 @@
-"""The processor's I/O shell: MQTT in, the pure core, points to the store and alerts back out to MQTT.
+"""The processor's I/O shell: MQTT in, the pure core, and the effects of each outcome out (store, MQTT).
 
 Receive path: paho-mqtt with its network loop in one thread and ``manual_ack=True``. The core runs
 inside the message callback (decode + rules take tens of microseconds; a queue hop would cost more
-than it saves). Each message's effects (its points, handed to the batching writer, and any alert
-messages we publish) are tracked by the :class:`~stream_processor.acks.AckLedger`, which sends the
-PUBACK only when all of them are durable. The session is persistent (MQTT 5, clean start off), so
-whatever was not acknowledged when the process died is redelivered when it comes back.
+than it saves). Each message goes one way: the :class:`~stream_processor.handlers.MessageHandler`
+decodes it, runs the core and makes one call to the pure
+:class:`~stream_processor.effects.EffectsPlanner` for its effects (points, alert messages, FHIR);
+this module executes them. The :class:`~stream_processor.acks.AckLedger` sends the PUBACK only when
+every effect is durable. The session is persistent (MQTT 5, clean start off), so whatever was not
+acknowledged when the process died is redelivered when it comes back.
+
+One error policy for every message: a message that breaks the contract is dead-lettered with its
+reason; one whose handling fails for any other reason (a bug) is logged with the traceback, counted
+(``processing_failed``), dead-lettered with that reason and acknowledged. Either way the stream goes
+on. Should anything still end paho's network thread, ``/healthz`` and ``/readyz`` report it.
 
 Start-up, in this order: restore the last checkpoint (baselines, alert lifecycles, sequence numbers),
 connect, read the retained alert states (``alerts/v1/+/+``, newer than any checkpoint) and adopt
@@ -20,67 +27,28 @@ touched under one lock. The clock is read here and passed into the core.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import paho.mqtt.client as mqtt
 
-from alerts.fhir import alert_resources, fhir_topic, vitals_observations
-from alerts.points import (
-    AnyPoint,
-    alert_event_point,
-    alert_point,
-    edge_event_point,
-    observation_point,
-    vitals_point,
-)
 from alerts.sinks import LineSink, PointSink
 from alerts.spool import DiskSpool
 from alerts.writer import BatchingWriter
 from stream_processor.acks import AckLedger, Ticket
-from stream_processor.core import CommandOutcome, CommandRefused, Outcome, ProcessorCore
+from stream_processor.checkpoint import Checkpoint
+from stream_processor.core import ProcessorCore
+from stream_processor.effects import Effects, EffectsPlanner
+from stream_processor.handlers import MessageHandler
 from stream_processor.metrics import Histogram, processor_metrics
-from stream_processor.sequence import SeqStatus
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import Settings
-from vitalstream.wire import (
-    AlertCommand,
-    AlertEvent,
-    CommandResult,
-    CommandStatus,
-    DeadLetter,
-    PatientAlerts,
-    RejectedMessage,
-    VitalsReading,
-    decode_alert_state,
-    decode_command,
-    decode_event,
-    decode_observation,
-    decode_vitals,
-    encode_alert_event,
-    encode_alert_state,
-    encode_command_result,
-    encode_deadletter,
-)
-from vitalstream.wire.topics import (
-    ALERTS_ALL,
-    COMMANDS_ALL,
-    EVENTS_ALL,
-    OBSERVATIONS_ALL,
-    VITALS_ALL,
-    alert_events_topic,
-    alert_state_topic,
-    command_result_topic,
-    deadletter_topic,
-    parse_command_topic,
-)
+from vitalstream.wire import AlertEvent, RejectedMessage, RejectReason, decode_alert_state
+from vitalstream.wire.topics import ALERTS_ALL, COMMANDS_ALL, EVENTS_ALL, OBSERVATIONS_ALL, VITALS_ALL
 
 __all__ = ["ProcessorService"]
 
@@ -96,7 +64,10 @@ def wall_clock_ms() -> int:
 
 
 class ProcessorService:
-    """Runs the processor until ``stop`` is set; see the module docstring for the data flow."""
+    """Runs the processor until ``stop`` is set; see the module docstring for the data flow.
+
+    ``core`` replaces the core built from ``settings`` (tests inject one that fails on purpose).
+    """
 
     def __init__(
         self,
@@ -105,6 +76,7 @@ class ProcessorService:
         sink: PointSink,
         clock_ms: Callable[[], int] = wall_clock_ms,
         shutdown_flush_s: float = 10.0,
+        core: ProcessorCore | None = None,
     ) -> None:
         self._settings = settings
         # How long a shutdown waits for the store. Less than the usual 30 s container stop grace period;
@@ -112,16 +84,31 @@ class ProcessorService:
         self._shutdown_flush_s = shutdown_flush_s
         self._sink = sink
         self._clock_ms = clock_ms
-        self.core = ProcessorCore(
-            limits=settings.limits,
-            alerting=settings.alerting,
+        if core is None:
+            core = ProcessorCore(
+                limits=settings.limits,
+                alerting=settings.alerting,
+                ward_of=settings.processor.ward_of,
+                horizon_s=settings.processor.retrospective_horizon_s,
+            )
+        self.core = core
+        self._effects = EffectsPlanner(
+            fhir=settings.processor.fhir,
+            fhir_vitals_every_s=settings.processor.fhir_vitals_every_s,
             ward_of=settings.processor.ward_of,
-            horizon_s=settings.processor.retrospective_horizon_s,
         )
         # One lock around the core and the held messages; re-entrant because handlers run under it.
         self._core_lock = threading.RLock()
-        self._checkpoint = Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint"
         self.counts: Counter[str] = Counter()
+        self._handler = MessageHandler(
+            core=self.core,
+            lock=self._core_lock,
+            planner=self._effects,
+            counts=self.counts,
+            clock_ms=clock_ms,
+            log=log,
+        )
+        self._checkpoint = Checkpoint(Path(settings.processor.state_dir) / f"{settings.processor.client_id}.checkpoint")
         # (kind, priority, transition) -> how many; and the time each message takes, for /metrics.
         self.alert_counts: Counter[tuple[str, str, str]] = Counter()
         self.latency = Histogram()
@@ -138,11 +125,9 @@ class ProcessorService:
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
+        self._network_thread: threading.Thread | None = None
         self._ledger = AckLedger(self._send_ack)
         self._publish_tickets: dict[int, Ticket] = {}
-        fhir_every = settings.processor.fhir_vitals_every_s
-        self._fhir_vitals_every_ms = int(fhir_every * 1000) if settings.processor.fhir and fhir_every >= 0 else None
-        self._fhir_vitals_at: dict[tuple[str, str], tuple[int, int]] = {}  # device -> (phase, last period)
         self._reconcile_mid: int | None = None
         self._data_mid: int | None = None
         spool = None
@@ -167,11 +152,20 @@ class ProcessorService:
         self._writer.start()
         connect_async(self._client, self._settings.broker, persistent=True)
         self._client.loop_start()
+        # paho's own thread, kept so health can see it end. We keep paho's threaded mode (loop_start) rather
+        # than run loop_forever on a thread of ours: only that mode wakes the loop when the writer or tick
+        # thread sends, and serialises their socket writes. paho names the thread only as ``_thread`` and
+        # clears it when the thread ends, hence our own reference.
+        self._network_thread = self._client._thread
         last_stats = last_checkpoint = time.monotonic()
+        loop_reported = False
         try:
             while not stop.wait(1.0):
                 self._tick()
                 self.last_tick = time.monotonic()
+                if self.network_loop_failed and not loop_reported:
+                    log.error("mqtt network loop stopped; nothing is received until the processor restarts")
+                    loop_reported = True
                 now = time.monotonic()
                 if now - last_checkpoint >= self._settings.processor.checkpoint_every_s:
                     self._save_checkpoint()
@@ -196,6 +190,12 @@ class ProcessorService:
         self._client.loop_stop()
         self._writer.stop(timeout_s=1.0)
         log.info("processor stopped", extra=self.stats())
+
+    @property
+    def network_loop_failed(self) -> bool:
+        """True when paho's network thread has ended while the service runs: no message is received any more."""
+        thread = self._network_thread
+        return thread is not None and not thread.is_alive() and not self._draining
 
     def metrics_text(self) -> str:
         """Prometheus text format: what an operator graphs and alerts on."""
@@ -222,26 +222,21 @@ class ProcessorService:
     # ------------------------------------------------------------ checkpoints
 
     def _restore_checkpoint(self) -> None:
-        if not self._checkpoint.exists():
-            return
-        try:
-            self.core.restore_state(self._checkpoint.read_bytes())
-        except (OSError, ValueError, EOFError) as exc:
+        restored = self._checkpoint.restore(self.core.restore_state)
+        if restored.error is not None:
             # A bad checkpoint must not stop monitoring: start with fresh state and say so loudly.
-            log.exception("checkpoint unreadable; starting without it", extra={"error": str(exc)})
-            return
-        log.info("checkpoint restored", extra={"patients": len(self.core.patients)})
+            log.error(
+                "checkpoint unreadable; starting without it",
+                exc_info=restored.error,
+                extra={"error": str(restored.error)},
+            )
+        elif restored.found:
+            log.info("checkpoint restored", extra={"patients": len(self.core.patients)})
 
     def _save_checkpoint(self) -> None:
         with self._core_lock:
             blob = self.core.export_state()
-        self._checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._checkpoint.with_suffix(".tmp")
-        with temporary.open("wb") as handle:
-            handle.write(blob)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self._checkpoint)  # atomic: a crash leaves the old or the new file, never half
+        self._checkpoint.save(blob)
         self.counts["checkpoints"] += 1
 
     # ------------------------------------------------------------ MQTT callbacks (network thread)
@@ -324,135 +319,39 @@ class ProcessorService:
             else:
                 with self._core_lock:
                     self.counts["retained_adopted"] += self.core.adopt_retained(snapshot)
-        self._ack_now(message)
+        self._execute(message, Effects())
+
+    # ------------------------------------------------------------ one message: handle, then execute its effects
 
     def _dispatch(self, message: mqtt.MQTTMessage) -> None:
         started = time.perf_counter()
         now_ms = self._clock_ms()
         root = message.topic.partition("/")[0]
         try:
-            if root == "vitals":
-                self._handle_reading(message, now_ms)
-            elif root == "commands":
-                self._handle_command(message)
-            elif root == "observations":
-                self._handle_observation(message, now_ms)
-            elif root == "events":
-                self._handle_event(message)
-            else:
-                self._ack_now(message)
+            effects = self._handler.handle(message.topic, message.payload, now_ms)
         except RejectedMessage as exc:
-            self._dead_letter(message, exc, now_ms)
+            self.counts[f"rejected_{exc.reason.value}"] += 1
+            # The reason and field are logged, never the payload (it may hold anything).
+            log.warning("message rejected", extra={"topic_root": root, "reason": exc.reason.value, "field": exc.field})
+            effects = self._set_aside(message, exc.reason.value, exc.field, exc.detail, now_ms)
+        # Anything else a handler or the core raises is a bug on one message. Escaping into paho's network
+        # thread would end it, and with it every patient's monitoring; the message is set aside instead.
+        except Exception as exc:  # the one error policy: log, count, dead-letter, acknowledge, continue
+            reason, error = RejectReason.PROCESSING_FAILED.value, type(exc).__name__
+            self.counts[reason] += 1
+            log.exception("message processing failed", extra={"topic_root": root, "reason": reason, "error": error})
+            detail = f"{error} while handling this message; the processor's log has the traceback"
+            effects = self._set_aside(message, reason, None, detail, now_ms)
+        self._execute(message, effects)
         self.latency.observe(time.perf_counter() - started)
 
-    # ------------------------------------------------------------ handlers
-
-    def _ack_now(self, message: mqtt.MQTTMessage) -> None:
-        if message.qos > 0:
-            self._ledger.open(message.mid, effects=0)
-
-    def _handle_reading(self, message: mqtt.MQTTMessage, now_ms: int) -> None:
-        reading = decode_vitals(message.topic, message.payload)
-        with self._core_lock:
-            outcome = self.core.on_reading(reading, now_ms=now_ms)
-        self.counts["readings"] += 1
-        if outcome.seq.status is not SeqStatus.NEW:
-            self.counts[f"readings_{outcome.seq.status.value}"] += 1
-        if outcome.seq.gap:
-            self.counts["seq_skipped"] += outcome.seq.gap
-        # A duplicate's point is written again on purpose: same key, same value, so it changes
-        # nothing, and its ack then waits for durability like any other (the original's write may
-        # still be queued).
-        self._emit(message, outcome, [vitals_point(reading)], also_publish=self._fhir_vitals(reading))
-
-    def _fhir_vitals(self, reading: VitalsReading) -> tuple[tuple[str, bytes], ...]:
-        """The reading as FHIR Observations, if this device is due (see ``processor.fhir_vitals_every_s``).
-
-        Each device publishes once per period at its own phase (a hash of its ids), so a ward that
-        starts at once, or a minute boundary, does not turn into a burst of thousands of publishes that
-        would delay the alerts queued behind them (measured: p99 reading-to-alert 73 ms -> 2.2 s).
-        """
-        every_ms = self._fhir_vitals_every_ms
-        if every_ms is None:
-            return ()
-        if every_ms > 0:
-            key = (reading.patient, reading.device)
-            phase_and_period = self._fhir_vitals_at.get(key)
-            if phase_and_period is None:
-                phase = zlib.crc32(f"{reading.patient}/{reading.device}".encode()) % every_ms
-                self._fhir_vitals_at[key] = (phase, (reading.ts_ms - phase) // every_ms)
-                return ()  # a new device waits for its phase: the first Observation within one period
-            phase, period = phase_and_period
-            current = (reading.ts_ms - phase) // every_ms
-            if current <= period:
-                return ()
-            self._fhir_vitals_at[key] = (phase, current)
-        ward = self._settings.processor.ward_of(reading.patient)
-        return tuple(
-            (fhir_topic(resource, ward, reading.patient), orjson.dumps(resource))
-            for resource in vitals_observations(reading)
+    def _set_aside(
+        self, message: mqtt.MQTTMessage, reason: str, field: str | None, detail: str, now_ms: int
+    ) -> Effects:
+        """The message's dead letter; the message is acknowledged once that is safely at the broker."""
+        return self._effects.dead_letter(
+            message.topic, message.payload, reason=reason, field=field, detail=detail, now_ms=now_ms
         )
-
-    def _handle_observation(self, message: mqtt.MQTTMessage, now_ms: int) -> None:
-        observation = decode_observation(message.topic, message.payload)
-        with self._core_lock:
-            outcome = self.core.on_observation(observation, now_ms=now_ms)
-        self.counts["observations"] += 1
-        self._emit(message, outcome, [observation_point(observation)])
-
-    def _handle_event(self, message: mqtt.MQTTMessage) -> None:
-        event = decode_event(message.topic, message.payload)
-        self.counts[f"edge_events_{event.kind}"] += 1
-        log.info("edge event", extra={"patient": event.patient, "kind": event.kind, "event_id": event.event_id})
-        self._emit(message, Outcome(), [edge_event_point(event)])
-
-    def _handle_command(self, message: mqtt.MQTTMessage) -> None:
-        command = decode_command(message.topic, message.payload)
-        ward, _patient = parse_command_topic(message.topic)
-        try:
-            with self._core_lock:
-                outcome: Outcome = self.core.on_command(command)
-        except CommandRefused as exc:
-            self.counts[f"commands_refused_{exc.reason}"] += 1
-            log.info(
-                "command refused",
-                extra={"patient": command.patient, "action": command.action.value, "reason": exc.reason},
-            )
-            result = self._command_result(command, CommandStatus.REFUSED, exc.reason, exc.detail)
-            outcome = Outcome()
-        else:
-            duplicate = isinstance(outcome, CommandOutcome) and outcome.duplicate
-            self.counts["commands_duplicate" if duplicate else "commands"] += 1
-            status = CommandStatus.DUPLICATE if duplicate else CommandStatus.APPLIED
-            result = self._command_result(command, status, None, None)
-        # The answer goes out after the alert event and the snapshot (whoever reads "applied" can already
-        # see the new state), and the command is acknowledged once the answer is at the broker.
-        answer = (command_result_topic(ward, command.patient), encode_command_result(result))
-        self._emit(message, outcome, [], also_publish=(answer,))
-
-    def _command_result(
-        self, command: AlertCommand, status: CommandStatus, reason: str | None, detail: str | None
-    ) -> CommandResult:
-        return CommandResult(
-            command.command_id, command.action, command.alert_id, command.patient, status, self._clock_ms(),
-            reason=reason, detail=detail,
-        )  # fmt: skip
-
-    def _emit(
-        self,
-        message: mqtt.MQTTMessage | None,
-        outcome: Outcome,
-        points: list[AnyPoint],
-        *,
-        also_publish: tuple[tuple[str, bytes], ...] = (),
-    ) -> None:
-        """Publish the outcome's alert messages and store its points; ack ``message`` once all are durable."""
-        # One effect for the store write; publishes add theirs as they are sent.
-        ticket = self._ledger.open(message.mid, effects=1) if message is not None and message.qos > 0 else None
-        self._publish_alerts(outcome.events, outcome.snapshot, ticket)
-        for topic, payload in also_publish:
-            self._publish(topic, payload, ticket)
-        self._writer.submit(points + self._alert_points(outcome.events), ticket)
 
     def _tick(self) -> None:
         with self._core_lock:
@@ -460,12 +359,27 @@ class ProcessorService:
                 self._drain_held()
             outcomes = self.core.on_tick(self._clock_ms())
         for outcome in outcomes:
-            self._emit(None, outcome, [])
+            self._execute(None, self._effects.tick(outcome))
 
-    def _alert_points(self, events: tuple[AlertEvent, ...]) -> list[AnyPoint]:
-        points: list[AnyPoint] = []
+    # ------------------------------------------------------------ executing effects
+
+    def _execute(self, message: mqtt.MQTTMessage | None, effects: Effects) -> None:
+        """Publish, count, store: ``message`` is acknowledged once every publish is at the broker and the
+        points are durable (at once when there is neither)."""
+        ticket = None
+        if message is not None and message.qos > 0:
+            pending = len(effects.publishes) + (0 if effects.points is None else 1)
+            ticket = self._ledger.open(message.mid, effects=pending)
+        for publish in effects.publishes:
+            info = self._client.publish(publish.topic, publish.payload, qos=1, retain=publish.retain)
+            if ticket is not None:
+                self._publish_tickets[info.mid] = ticket
+        self._count_alerts(effects.events)
+        if effects.points is not None:
+            self._writer.submit(effects.points, ticket)
+
+    def _count_alerts(self, events: tuple[AlertEvent, ...]) -> None:
         for event in events:
-            points += [alert_point(event.alert), alert_event_point(event)]
             alert = event.alert
             self.counts[f"alerts_{event.transition.value}"] += 1
             self.alert_counts[(alert.kind, alert.priority.value, event.transition.value)] += 1
@@ -486,46 +400,3 @@ class ProcessorService:
                     "limit": alert.explanation.limit,
                 },
             )
-        return points
-
-    def _publish(self, topic: str, payload: bytes, ticket: Ticket | None, *, retain: bool = False) -> None:
-        info = self._client.publish(topic, payload, qos=1, retain=retain)
-        if ticket is not None:
-            self._ledger.add(ticket)
-            self._publish_tickets[info.mid] = ticket
-
-    def _publish_alerts(
-        self, events: tuple[AlertEvent, ...], snapshot: PatientAlerts | None, ticket: Ticket | None
-    ) -> None:
-        for event in events:
-            alert = event.alert
-            self._publish(alert_events_topic(alert.ward, alert.patient), encode_alert_event(event), ticket)
-            if self._settings.processor.fhir:
-                for resource in alert_resources(event):
-                    self._publish(fhir_topic(resource, alert.ward, alert.patient), orjson.dumps(resource), ticket)
-        if snapshot is not None:
-            # An empty retained payload deletes the retained message: no open alerts, nothing shown.
-            payload = encode_alert_state(snapshot) if snapshot.alerts else b""
-            self._publish(alert_state_topic(snapshot.ward, snapshot.patient), payload, ticket, retain=True)
-
-    def _dead_letter(self, message: mqtt.MQTTMessage, exc: RejectedMessage, now_ms: int) -> None:
-        self.counts[f"rejected_{exc.reason.value}"] += 1
-        # The reason and field are logged, never the payload (it may hold anything).
-        log.warning(
-            "message rejected",
-            extra={"topic_root": message.topic.partition("/")[0], "reason": exc.reason.value, "field": exc.field},
-        )
-        letter = DeadLetter(
-            topic=message.topic,
-            reason=exc.reason.value,
-            field=exc.field,
-            detail=exc.detail,
-            received_ms=now_ms,
-            size=len(message.payload),
-            payload=bytes(message.payload),
-        )
-        # The rejected message is acknowledged once its dead letter is safely at the broker.
-        ticket = self._ledger.open(message.mid, effects=1) if message.qos > 0 else None
-        info = self._client.publish(deadletter_topic(message.topic), encode_deadletter(letter), qos=1)
-        if ticket is not None:
-            self._publish_tickets[info.mid] = ticket

@@ -26,6 +26,9 @@ class RejectReason(StrEnum):
     BAD_ID = "bad_id"
     BAD_TOPIC = "bad_topic"
     TOPIC_MISMATCH = "topic_mismatch"
+    # Not the decoder's: the processor failed on a message it had accepted (a bug). It is logged with the
+    # traceback there, and the message is dead-lettered with this code instead of stopping the stream.
+    PROCESSING_FAILED = "processing_failed"
 
 
 class RejectedMessage(VitalstreamError):
