@@ -22,6 +22,7 @@ from vitalstream.settings import AlertingSettings, LimitsSettings
 from vitalstream.wire import (
     AlertAction,
     AlertCommand,
+    AlertEvent,
     Observation,
     PatientAlerts,
     Priority,
@@ -51,7 +52,7 @@ class Patient:
         self.core = processor
         self.patient = patient
         self.t = start_s
-        self.events: list = []
+        self.events: list[AlertEvent] = []
 
     def feed(self, seconds: int, **fields: object) -> None:
         for _ in range(seconds):
@@ -64,7 +65,7 @@ class Patient:
     def raised(self) -> list[str]:
         return [e.alert.kind for e in self.events if e.transition is Transition.RAISED]
 
-    def of(self, kind: str) -> list:
+    def of(self, kind: str) -> list[AlertEvent]:
         return [e for e in self.events if e.alert.kind == kind]
 
 
@@ -163,7 +164,7 @@ def test_extreme_tachycardia_counts_beats_and_the_hard_limit_does_not_page_twice
     assert p.raised() == ["tachycardia"]
     first = next(e for e in p.events if e.transition is Transition.RAISED)
     assert first.ts_ms - (T0 + 10_000) <= 6000  # 17 beats at 3 beats/s
-    assert first.alert.explanation.detail["beats"] >= 17
+    assert float(first.alert.explanation.detail["beats"]) >= 17
 
 
 def test_a_rhythm_alarm_and_a_hard_limit_due_on_the_same_reading_page_once() -> None:

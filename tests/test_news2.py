@@ -14,7 +14,7 @@ from stream_processor.news2 import PARAMETERS, News2Error, news2
 from tests.procs import cli_env
 
 # (value, points) pairs straight from the chart, at and either side of every boundary.
-CHART = {
+CHART: dict[str, list[tuple[float, int]]] = {
     "respiration_rate": [(4, 3), (8, 3), (9, 1), (11, 1), (12, 0), (20, 0), (21, 2), (24, 2), (25, 3), (40, 3)],
     "systolic_bp": [(70, 3), (90, 3), (91, 2), (100, 2), (101, 1), (110, 1), (111, 0), (219, 0), (220, 3)],
     "pulse": [(30, 3), (40, 3), (41, 1), (50, 1), (51, 0), (90, 0), (91, 1), (110, 1), (111, 2), (130, 2), (131, 3)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 
 import pytest
 
@@ -25,7 +26,9 @@ def make_core(alerting: AlertingSettings | None = None, **limits: float) -> Proc
     )
 
 
-def feed(core: ProcessorCore, hrs: list[float], *, start_seq: int = 0, now_offset_ms: int = 0) -> list[ReadingOutcome]:
+def feed(
+    core: ProcessorCore, hrs: Sequence[float], *, start_seq: int = 0, now_offset_ms: int = 0
+) -> list[ReadingOutcome]:
     outcomes = []
     for i, hr in enumerate(hrs):
         seq = start_seq + i
@@ -88,7 +91,7 @@ def test_replay_is_deterministic_including_alert_ids() -> None:
     def run() -> list[tuple[str, str, str, int]]:
         core = make_core()
         ward = SimulatedWard(parse_scenarios("tachycardia@5+40,desaturation@8+40", patients=3), seed=5, start_ms=T0)
-        out = []
+        out: list[tuple[str, str, str, int]] = []
         for r in ward.readings_until(T0 + 120_000):
             out.extend(
                 (e.alert.alert_id, e.transition.value, e.alert.kind, e.ts_ms)

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ def _wait(predicate: object, timeout_s: float = 10.0) -> bool:
     return False
 
 
-def _get(url: str) -> tuple[int, dict]:
+def _get(url: str) -> tuple[int, dict[str, Any]]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, json.loads(response.read())
@@ -130,7 +131,8 @@ def test_a_message_whose_handling_fails_is_set_aside_and_the_stream_goes_on(
     assert failure.levelno == logging.ERROR
     assert failure.exc_info is not None
     assert failure.exc_info[0] is KeyError  # the traceback is in the log
-    assert (failure.topic_root, failure.reason, failure.error) == ("vitals", "processing_failed", "KeyError")
+    facts = vars(failure)  # the log call's extra= fields are attributes of the record
+    assert (facts["topic_root"], facts["reason"], facts["error"]) == ("vitals", "processing_failed", "KeyError")
     assert not [r for r in caplog.records if payloads[BAD_SEQ].decode() in r.getMessage()]
 
     # Acknowledged, not just skipped: the same client id gets nothing redelivered.

@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_health_metrics_and_missed_alert_events(
         assert publisher.wait_for(lambda m: True), "no alert raised"
 
         deadline = time.monotonic() + 15
-        events: list[dict] = []
+        events: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not events:
             status, body = _get(f"{base}/api/alert-events?ward=ward-1&patient=p-1&after=0")
             assert status == 200, body

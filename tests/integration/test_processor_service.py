@@ -219,7 +219,11 @@ def test_with_the_store_down_readings_wait_in_the_disk_spool_across_a_restart(
 def test_alerts_and_vitals_are_published_as_valid_fhir_r4b_resources(
     tmp_path: Path, mosquitto: MosquittoServer, influxd: InfluxServer, influx_db: str
 ) -> None:
-    models = {"Observation": Observation, "DetectedIssue": DetectedIssue, "Communication": Communication}
+    models: dict[str, type[Observation | DetectedIssue | Communication]] = {
+        "Observation": Observation,
+        "DetectedIssue": DetectedIssue,
+        "Communication": Communication,
+    }
     recorder = MqttRecorder(mosquitto.port, ["fhir/v1/#", "alert-events/v1/#"]).start()
     with running(_settings(mosquitto, influxd.url, influx_db, state_dir=tmp_path, fhir_vitals_every_s=5)):
         for seq in range(8):
