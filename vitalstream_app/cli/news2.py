@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from stream_processor.news2 import News2Error, news2
 from vitalstream.settings import Settings
 from vitalstream_app.cli.options import print_json
 
@@ -32,14 +31,16 @@ def add_parser(sub: Subparsers) -> None:
     score.set_defaults(run=run)
 
 
-def _parse(line: str) -> dict[str, object]:
-    observations = orjson.loads(line)
-    if not isinstance(observations, dict):
-        raise News2Error("line", "expected a JSON object")
-    return observations
-
-
 def run(_settings: Settings, _args: argparse.Namespace) -> int:
+    # Imported when scored, not when the command line starts: an edge agent never loads the processor's package.
+    from stream_processor.news2 import News2Error, news2  # noqa: PLC0415
+
+    def _parse(line: str) -> dict[str, object]:
+        observations = orjson.loads(line)
+        if not isinstance(observations, dict):
+            raise News2Error("line", "expected a JSON object")
+        return observations
+
     failures = 0
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
