@@ -7,6 +7,11 @@ silent-device check runs every virtual second, and a simulated clinician (``Nurs
 alerts with commands that take effect at their own time. The same streams with the same settings
 give the same alerts, ids included.
 
+Each raised alert is followed to its end: ``cleared_t`` is when it was resolved, by whichever
+transition ended it (the condition cleared, a clinician resolved it or called it a false alarm), or
+``None`` while it is still open when the replay ends. An alert that re-opens (the same condition back
+within the re-open window, the same id) is open again, so its ``cleared_t`` is that of its last end.
+
 Where streams come from (recordings and scenarios through the edge pipeline) is the application's
 business (``vitalstream_app.replay_sources``): the processor does not import the edge.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from stream_processor.core import CommandRefused, ProcessorCore
@@ -49,11 +54,13 @@ class Stream:
 
 @dataclass(frozen=True, slots=True)
 class ReplayedAlert:
-    """A raised alert, placed on the stream's own time line (``t_s`` from the stream's start)."""
+    """A raised alert, placed on the stream's own time line (``t_s`` from the stream's start); ``cleared_t``
+    is when it ended (seconds from the stream's start), or ``None`` if it was still open at the end."""
 
     record: str
     t_s: float
     event: AlertEvent
+    cleared_t: float | None = None
 
     def as_json(self) -> dict[str, object]:
         alert = self.event.alert
@@ -63,6 +70,7 @@ class ReplayedAlert:
             "priority": alert.priority.value,
             "t": round(self.t_s, 3),
             "onset_t": round((alert.onset_ms - self.event.ts_ms) / 1000 + self.t_s, 3),
+            "cleared_t": None if self.cleared_t is None else round(self.cleared_t, 3),
             "alert_id": alert.alert_id,
             "retrospective": alert.retrospective,
             "explanation": explanation_json(alert.explanation),
@@ -83,18 +91,26 @@ def replay_stream(
     until_s: float | None = None,
     nurse: Nurse | None = None,
 ) -> list[ReplayedAlert]:
-    """Run one stream through a fresh processor core; every raised alert, in order."""
+    """Run one stream through a fresh processor core; every raised alert, in order, with when it ended."""
     core = ProcessorCore(limits=limits, alerting=alerting, ward_of=lambda _patient: REPLAY_WARD)
     end_s = stream.seconds if until_s is None else min(stream.seconds, until_s)
     end_ms = stream.start_ms + int(end_s * 1000)
     raised: list[ReplayedAlert] = []
+    # alert id -> (index in raised, resolved_ms of its latest transition): every transition carries the
+    # alert as it is now, so the last one seen says whether (and since when) it is resolved.
+    ends: dict[str, tuple[int, int | None]] = {}
     commands: list[tuple[int, int, AlertCommand]] = []  # (ts, order, command): a heap
     refused = [0]
 
     def collect(events: Iterable[AlertEvent]) -> None:
         for event in events:
+            alert_id = event.alert.alert_id
             if event.transition is not Transition.RAISED:
+                followed = ends.get(alert_id)
+                if followed is not None:
+                    ends[alert_id] = (followed[0], event.alert.resolved_ms)
                 continue
+            ends[alert_id] = (len(raised), event.alert.resolved_ms)
             raised.append(ReplayedAlert(stream.record, (event.ts_ms - stream.start_ms) / 1000, event))
             command = nurse.respond(stream.record, stream.start_ms, event) if nurse is not None else None
             if command is not None:
@@ -128,4 +144,7 @@ def replay_stream(
     while clock_ms + 1000 <= end_ms:  # the data ended before the stream did (a device that went silent)
         clock_ms += 1000
         advance_to(clock_ms)
+    for index, resolved_ms in ends.values():
+        if resolved_ms is not None:
+            raised[index] = replace(raised[index], cleared_t=(resolved_ms - stream.start_ms) / 1000)
     return raised

@@ -61,8 +61,43 @@ def test_until_stops_before_the_alarm_and_never_peeks(tmp_path: Path) -> None:
     t_vf = next(a["t"] for a in full if a["kind"] == "ventricular_fibrillation")
     cut = _replay(["scenario:vf@60+20", "--until", str(float(t_vf) - 1)], tmp_path)
     assert all(a.get("kind") != "ventricular_fibrillation" for a in cut[:-1])
-    # Everything raised before the cut is raised identically with or without the rest of the record.
-    assert cut[:-1] == [a for a in full[:-1] if a["t"] <= float(t_vf) - 1]
+    # Everything raised before the cut is raised identically with or without the rest of the record; only
+    # an alert that ended after the cut is still open (cleared_t null) in the cut replay.
+    before = [a for a in full[:-1] if a["t"] <= float(t_vf) - 1]
+    assert [{**a, "cleared_t": None} for a in cut[:-1]] == [{**a, "cleared_t": None} for a in before]
+    for short, long in zip(cut[:-1], before, strict=True):
+        ended_before_cut = long["cleared_t"] is not None and long["cleared_t"] <= float(t_vf) - 1
+        assert short["cleared_t"] == (long["cleared_t"] if ended_before_cut else None)
+
+
+def test_cleared_t_says_when_an_alert_ended_and_null_while_it_is_open(tmp_path: Path) -> None:
+    # A 60 s tachycardia from t=60: hr_high is raised during it and clears after it, once the rate is
+    # back under the clear threshold for the clear delay.
+    (alert, summary) = _replay(["scenario-vitals:tachycardia@60+60"], tmp_path)
+    assert summary["summary"] is True
+    assert alert["kind"] == "hr_high"
+    assert 60 < alert["t"] < 120 < alert["cleared_t"] <= 120 + 30
+    (still_open, _) = _replay(["scenario-vitals:tachycardia@60+60", "--until", "100"], tmp_path)
+    assert still_open["alert_id"] == alert["alert_id"]
+    assert still_open["cleared_t"] is None
+
+
+def test_cleared_t_follows_whichever_transition_ends_the_alert() -> None:
+    # A nurse calls each alert a false alarm 60 s after it is raised. During the episode (400-700 s) the
+    # condition still holds then, so her command ends the alert; an alert raised late in the episode ends
+    # earlier, when the condition clears.
+    (stream,) = scenario_streams("tachycardia@400+300", seconds=900, seed=1, models=None)
+    alerts = replay_stream(stream, limits=LIMITS, alerting=ALERTING, nurse=_FalseAlarmNurse())
+    by_nurse = [a for a in alerts if a.t_s + 60 < 700]
+    assert by_nurse
+    for alert in by_nurse:
+        assert alert.cleared_t == pytest.approx(alert.t_s + 60)
+        assert alert.as_json()["cleared_t"] == pytest.approx(alert.t_s + 60)
+    by_condition = [a for a in alerts if a.t_s + 60 >= 700]
+    assert by_condition
+    for alert in by_condition:
+        assert alert.cleared_t is not None
+        assert 700 <= alert.cleared_t < alert.t_s + 60
 
 
 def test_replay_is_deterministic(models: EdgeModels) -> None:

@@ -23,8 +23,9 @@ def add_parser(sub: Subparsers) -> None:
         help="replay recorded or scripted streams through edge and processor on a virtual clock; JSON lines",
         description="Run recorded streams through the same edge pipeline and processor core in one process, on "
         "each stream's own event time, as fast as possible, and print one JSON line per raised alert "
-        '({"record", "kind", "priority", "t", "onset_t", "alert_id", "retrospective", "explanation"}; t in '
-        "seconds from the record's start), then a summary line. PATH is a WFDB record (.hea; ECG picked by "
+        '({"record", "kind", "priority", "t", "onset_t", "cleared_t", "alert_id", "retrospective", "explanation"}; '
+        "times in seconds from the record's start, cleared_t when the alert ended, by whatever transition, or "
+        "null if still open at the end), then a summary line. PATH is a WFDB record (.hea; ECG picked by "
         "lead name, PLETH as PPG, any sampling rate), a BIDMC *_Signals.csv (its Numerics travel along), a "
         "directory of either, scenario:SPEC (simulated waveforms through the edge) or scenario-vitals:SPEC "
         "(a wearable's 1 Hz numbers); SPEC as for 'vitalstream edge --scenario', e.g. "
