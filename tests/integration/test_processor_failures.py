@@ -91,7 +91,8 @@ def _get(url: str) -> tuple[int, dict[str, Any]]:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        with exc:  # an HTTPError holds the connection open until closed
+            return exc.code, json.loads(exc.read())
 
 
 def test_a_message_whose_handling_fails_is_set_aside_and_the_stream_goes_on(

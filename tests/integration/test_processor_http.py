@@ -25,7 +25,8 @@ def _get(url: str) -> tuple[int, bytes]:
         with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        with exc:  # an HTTPError holds the connection open until closed
+            return exc.code, exc.read()
 
 
 def _metric(text: str, line_prefix: str) -> float:
