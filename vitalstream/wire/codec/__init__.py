@@ -43,7 +43,14 @@ from vitalstream.wire.codec.fields import (
     JsonObject,
 )
 from vitalstream.wire.codec.observations import decode_observation, encode_observation
-from vitalstream.wire.codec.vitals import BEAT_CLASSES, RUN_CLASSES, SQI_CHANNELS, decode_vitals, encode_vitals
+from vitalstream.wire.codec.vitals import (
+    BEAT_CLASSES,
+    OUTPUT_NAME,
+    RUN_CLASSES,
+    SQI_CHANNELS,
+    decode_vitals,
+    encode_vitals,
+)
 
 __all__ = [
     "BEAT_CLASSES",
@@ -52,6 +59,7 @@ __all__ = [
     "MAX_DEADLETTER_PAYLOAD",
     "MAX_EVENT_BYTES",
     "MAX_VITALS_BYTES",
+    "OUTPUT_NAME",
     "RUN_CLASSES",
     "SQI_CHANNELS",
     "JsonObject",
