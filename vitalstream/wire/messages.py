@@ -250,6 +250,7 @@ class Waveform:
     """A stretch of one signal: 16-bit counts (little-endian) at ``fs``, ``scale`` physical units per count.
 
     ``data`` holds the raw little-endian int16 bytes; ``kind`` is ``ecg`` or ``ppg``, ``unit`` ``mV`` for ECG.
+    A count of -32768 is a missing sample (a dropout in the recording; WFDB's convention for 16-bit data).
     """
 
     kind: str
