@@ -45,6 +45,7 @@ from edge_agent.models.sqi import EcgQuality
 from edge_agent.models.vf import WINDOW_S as VF_WINDOW_S
 from edge_agent.models.vf import is_vf
 from vitalstream.wire import EdgeEvent, Fault, Rhythm, VitalsReading, Waveform
+from vitalstream.wire.codec import MAX_BEATS
 
 __all__ = ["DevicePipeline", "EdgeModels", "PipelineSource"]
 
@@ -200,7 +201,7 @@ class DevicePipeline:
         if out.beats:
             out.models["beats"] = models.refs["beats"]
         if self._max_v_run:
-            out.runs["V"] = self._max_v_run
+            out.runs["V"] = min(self._max_v_run, MAX_BEATS)  # "at least 1000": the contract's bound, ~5 min of VT
         window = self._ecg.last(SQI_WINDOW_S)
         if len(window) >= int(SQI_WINDOW_S * ecg.fs * 0.99):
             score = self.faults.run("sqi", out.faults, models.sqi.score, window, ecg.fs)

@@ -11,6 +11,7 @@ that raises on a window fails the test with its traceback instead of becoming a 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -19,12 +20,18 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numpy.typing import NDArray
 
+from edge_agent.dsp import Array
 from edge_agent.frames import DeviceFrame, SignalChunk
 from edge_agent.isolation import ModelFaults
+from edge_agent.models.beats import CLASSES, BeatClassifier
 from edge_agent.pipeline import DevicePipeline, EdgeModels
+from edge_agent.scenarios import parse_scenarios
+from edge_agent.simulator import WaveformWard
 from tests.hostile_signals import ECG_RATES, KINDS, PPG_RATES, bounded, signal
 from vitalstream.wire import EdgeEvent, Fault, VitalsReading, decode_event, decode_vitals, encode_event, encode_vitals
+from vitalstream.wire.codec import MAX_BEATS
 from vitalstream.wire.topics import events_topic, vitals_topic
 
 P = ParamSpec("P")
@@ -125,3 +132,31 @@ def test_every_second_of_a_hostile_recording_gives_a_valid_reading(
         _assert_well_formed(reading)
         for event in events:
             _assert_event_well_formed(event)
+
+
+class EveryBeatVentricular(BeatClassifier):
+    def __init__(self) -> None:  # no model: every beat is V
+        pass
+
+    def classify(
+        self, signal: Array, fs: float, peaks: NDArray[np.int64], targets: NDArray[np.int64]
+    ) -> tuple[list[str], NDArray[np.float32]]:
+        proba = np.zeros((len(targets), len(CLASSES)), dtype=np.float32)
+        proba[:, CLASSES.index("V")] = 1.0
+        return ["V"] * len(targets), proba
+
+
+def test_a_ventricular_run_beyond_the_contract_bound_is_reported_at_the_bound(models: EdgeModels) -> None:
+    """Sustained VT for more than ~5 min: the run is reported as 1000 beats (the wire maximum), never rejected."""
+    ward = WaveformWard(parse_scenarios("stable", patients=1), seed=5, start_ms=T0)
+    pipeline = DevicePipeline("p-vt", "d-vt", Unguarded())
+    pipeline._v_streak = MAX_BEATS - 5  # white box: 1000 beats of VT would take minutes of simulation
+    broken_heart = dataclasses.replace(models, beats=EveryBeatVentricular())
+    runs = []
+    for second in range(12):
+        for frame in ward.frames_until(T0 + second * 1000):
+            reading, _ = pipeline.process(frame, broken_heart)
+            assert decode_vitals(vitals_topic(reading.patient, reading.device), encode_vitals(reading)) == reading
+            runs.append(reading.runs.get("V", 0))
+    assert runs[-1] == MAX_BEATS
+    assert pipeline._v_streak > MAX_BEATS  # the run went on; only its report is bounded

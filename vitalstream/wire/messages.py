@@ -77,7 +77,7 @@ class VitalsReading:
     rhythm: Rhythm | None = None
     beats: Mapping[str, int] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
-    # Longest run of consecutive beats of a class (V, S) in this reading's second, e.g. {"V": 6}.
+    # Longest run of consecutive beats of a class (V, S) in this reading's second, e.g. {"V": 6}; at most 1000.
     runs: Mapping[str, int] = field(default_factory=dict)
     faults: Mapping[str, Fault] = field(default_factory=dict)
 

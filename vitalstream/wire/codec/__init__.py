@@ -45,6 +45,7 @@ from vitalstream.wire.codec.fields import (
 from vitalstream.wire.codec.observations import decode_observation, encode_observation
 from vitalstream.wire.codec.vitals import (
     BEAT_CLASSES,
+    MAX_BEATS,
     OUTPUT_NAME,
     RUN_CLASSES,
     SQI_CHANNELS,
@@ -55,6 +56,7 @@ from vitalstream.wire.codec.vitals import (
 __all__ = [
     "BEAT_CLASSES",
     "MAX_ALERT_BYTES",
+    "MAX_BEATS",
     "MAX_COMMAND_BYTES",
     "MAX_DEADLETTER_PAYLOAD",
     "MAX_EVENT_BYTES",

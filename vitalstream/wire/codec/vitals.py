@@ -37,12 +37,12 @@ from vitalstream.wire.timefmt import format_ts
 from vitalstream.wire.topics import parse_vitals_topic
 from vitalstream.wire.vitals import VITALS
 
-__all__ = ["BEAT_CLASSES", "OUTPUT_NAME", "RUN_CLASSES", "SQI_CHANNELS", "decode_vitals", "encode_vitals"]
+__all__ = ["BEAT_CLASSES", "MAX_BEATS", "OUTPUT_NAME", "RUN_CLASSES", "SQI_CHANNELS", "decode_vitals", "encode_vitals"]
 
 SQI_CHANNELS = frozenset({"ecg", "ppg", "resp", "spo2", "temp", "bp", "acc"})
 BEAT_CLASSES = frozenset({"N", "S", "V", "F", "Q"})
 RUN_CLASSES = frozenset({"V", "S"})
-_MAX_BEATS = 1000
+MAX_BEATS = 1000  # beats of a class in one reading, and the longest run it may report
 # An output name as in ``models`` (hr, rhythm, ppg_hr, ...): lower-case, so that it can become part of a
 # storage field name (``fault_ppg_hr``) without escaping.
 OUTPUT_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -141,7 +141,7 @@ def _beats(raw: object) -> dict[str, int]:
         for beat_class, value in json_object(raw, "beats").items():
             if beat_class not in BEAT_CLASSES:
                 raise RejectedMessage(RejectReason.UNKNOWN_FIELD, f"beats.{beat_class}", "not an AAMI class N S V F Q")
-            beats[beat_class] = integer(value, f"beats.{beat_class}", 0, _MAX_BEATS)
+            beats[beat_class] = integer(value, f"beats.{beat_class}", 0, MAX_BEATS)
     return beats
 
 
@@ -151,7 +151,7 @@ def _runs(raw: object) -> dict[str, int]:
         for beat_class, value in json_object(raw, "runs").items():
             if beat_class not in RUN_CLASSES:
                 raise RejectedMessage(RejectReason.UNKNOWN_FIELD, f"runs.{beat_class}", "runs are counted for V and S")
-            runs[beat_class] = integer(value, f"runs.{beat_class}", 0, _MAX_BEATS)
+            runs[beat_class] = integer(value, f"runs.{beat_class}", 0, MAX_BEATS)
     return runs
 
 
