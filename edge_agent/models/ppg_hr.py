@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 NAME: Final = "ppg-hr-dsp"
-VERSION: Final = "1.1.0"
+VERSION: Final = "1.1.1"
 # 8 s is the window of the IEEE Signal Processing Cup 2015 and most PPG rate trackers: at least four
 # beats at 30 /min, and short enough to follow a changing rate.
 WINDOW_S: Final = 8.0
