@@ -8,7 +8,8 @@ that queries group by; everything else is a field.
 Schema (the README shows example queries)::
 
     vitals        tags patient, device          fields hr spo2 rr temp sbp dbp (float), seq (int),
-                                                sqi_<channel>, rhythm, rhythm_p, beats_<class> (int)
+                                                sqi_<channel>, rhythm, rhythm_p, beats_<class> (int),
+                                                run_<class> (int), fault_<output> (the reason it was withheld)
     alerts        tags patient, ward, kind      fields alert_id, state, priority, resolution, rule,
                   time = raised                 summary, value, limit, onset_ms, retrospective, ...
     alert_events  tags patient, ward, kind,     fields alert_id, event_no, by, state, priority, summary
@@ -85,7 +86,8 @@ class VitalsPoint:
     """The ``vitals`` point of one reading, rendered only when written (10,000 of these a second).
 
     Same interface as :class:`Point`. Tag values need no escaping: patient and device ids are checked
-    against ``[A-Za-z0-9][A-Za-z0-9_.-]*`` by the codec, which contains no line-protocol specials.
+    against ``[A-Za-z0-9][A-Za-z0-9_.-]*`` by the codec, which contains no line-protocol specials; so
+    are the output names of ``faults`` (``[a-z][a-z0-9_]*``) and their codes (``model_error``, ...).
     """
 
     __slots__ = ("reading",)
@@ -112,6 +114,7 @@ class VitalsPoint:
             fields.extend((("rhythm", r.rhythm.label), ("rhythm_p", r.rhythm.p)))
         fields.extend((f"beats_{beat_class}", count) for beat_class, count in r.beats.items())
         fields.extend((f"run_{beat_class}", length) for beat_class, length in r.runs.items())
+        fields.extend((f"fault_{output}", str(fault)) for output, fault in r.faults.items())
         return tuple(sorted(fields))
 
     def line(self) -> str:
@@ -123,6 +126,7 @@ class VitalsPoint:
             body.append(f"rhythm={_field(r.rhythm.label)},rhythm_p={float(r.rhythm.p)!r}")
         body.extend(f"beats_{beat_class}={count}i" for beat_class, count in r.beats.items())
         body.extend(f"run_{beat_class}={length}i" for beat_class, length in r.runs.items())
+        body.extend(f'fault_{output}="{fault}"' for output, fault in r.faults.items())
         return f"vitals,device={r.device},patient={r.patient} {','.join(body)} {r.ts_ms}"
 
 

@@ -3,6 +3,10 @@
 Every reading goes into the durable spool (with its per-device sequence number, persisted in the
 same transaction) before anything is sent; the delivery thread publishes from the spool. Sources
 therefore never number readings themselves: whatever ``seq`` a source sets is replaced here.
+
+The agent also counts, per model output and per device, the readings on which an output was withheld
+because its model failed (the reading's ``faults``, see :mod:`edge_agent.isolation`); the run summary
+reports them, so a model that fails on some patient's signal is visible without reading the logs.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from edge_agent.publisher import DeliveryStats, SpoolDelivery
 from edge_agent.spool import PRIORITY, ROUTINE, Spool, SpoolStats
 from vitalstream.settings import LimitsSettings
-from vitalstream.wire import EdgeEvent, VitalsReading, encode_event, encode_vitals
+from vitalstream.wire import EdgeEvent, Fault, VitalsReading, encode_event, encode_vitals
 from vitalstream.wire.topics import events_topic, vitals_topic
 
 __all__ = ["EdgeAgent", "ReadingSource", "RunSummary", "is_alert_grade"]
@@ -62,6 +66,9 @@ class RunSummary:
     spool: SpoolStats
     first_seq: dict[str, int]
     last_seq: dict[str, int]
+    # Readings with an output withheld because its model failed: by output, and by device then output.
+    model_faults: dict[str, int] = field(default_factory=dict)
+    device_faults: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def unacknowledged(self) -> int:
@@ -92,6 +99,8 @@ class EdgeAgent:
         self.last_seq: dict[str, int] = {}
         self.readings = 0
         self.events = 0
+        self.model_faults: dict[str, int] = {}
+        self.device_faults: dict[str, dict[str, int]] = {}
 
     def step(self, now_ms: int) -> int:
         """Spool every reading and event due at ``now_ms``; returns how many readings."""
@@ -109,10 +118,20 @@ class EdgeAgent:
             messages.append((vitals_topic(stamped.patient, stamped.device), encode_vitals(stamped), priority))
             self.first_seq.setdefault(stamped.device, seq)
             self.last_seq[stamped.device] = seq
+            self._count_faults(stamped)
         self._spool.put(messages, now_ms=now_ms)
         self._delivery.notify()
         self.readings += len(due)
         return len(due)
+
+    def _count_faults(self, reading: VitalsReading) -> None:
+        failed = [output for output, fault in reading.faults.items() if fault is Fault.MODEL_ERROR]
+        if not failed:
+            return
+        device = self.device_faults.setdefault(reading.device, {})
+        for output in failed:
+            self.model_faults[output] = self.model_faults.get(output, 0) + 1
+            device[output] = device.get(output, 0) + 1
 
     def run(
         self, *, stop: threading.Event, start_ms: int, duration_s: float | None, flush_s: float = 10.0
@@ -132,5 +151,12 @@ class EdgeAgent:
                 extra={"spooled": stats.messages, "bytes": stats.bytes},
             )
         return RunSummary(
-            self.readings, self.events, self._delivery.stats(), self._spool.stats(), self.first_seq, self.last_seq
+            self.readings,
+            self.events,
+            self._delivery.stats(),
+            self._spool.stats(),
+            self.first_seq,
+            self.last_seq,
+            self.model_faults,
+            self.device_faults,
         )

@@ -19,7 +19,17 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Array", "bandpass_fir", "fir_filter", "highpass_fir", "lowpass_fir", "moving_average", "resample"]
+__all__ = [
+    "Array",
+    "bandpass_fir",
+    "fir_filter",
+    "held_finite",
+    "highpass_fir",
+    "int16_counts",
+    "lowpass_fir",
+    "moving_average",
+    "resample",
+]
 
 Array = NDArray[np.float64]
 
@@ -60,6 +70,43 @@ def fir_filter(x: Array, h: Array) -> Array:
     padded = np.pad(np.asarray(x, dtype=np.float64), (pad, pad), mode="reflect") if pad > 0 else np.asarray(x, float)
     y = np.convolve(padded, h, mode="same")
     return y[pad : pad + len(x)] if pad > 0 else y
+
+
+def held_finite(x: Array) -> Array:
+    """``x`` with each NaN or infinite sample replaced by the last finite one before it (a copy if any was).
+
+    Dropouts and overflows in a recording become a flat stretch, as the streaming QRS detector bridges
+    them: no step, so no false beat, and no NaN spreading through a filter. Samples before the first
+    finite one take its value; a window with no finite sample at all becomes zeros.
+
+    >>> held_finite(np.array([np.nan, 1.0, np.inf, 3.0, np.nan])).tolist()
+    [1.0, 1.0, 1.0, 3.0, 3.0]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    if finite.all():
+        return x
+    if not finite.any():
+        return np.zeros(len(x))
+    index = np.where(finite, np.arange(len(x)), -1)
+    np.maximum.accumulate(index, out=index)
+    index[index < 0] = int(np.argmax(finite))
+    return np.asarray(x[index], dtype=np.float64)
+
+
+def int16_counts(x: Array, scale: float) -> NDArray[np.int16]:
+    """``x / scale`` as int16 counts for a waveform snippet: rounded, saturated at +-32767, NaN as -32768.
+
+    -32768 is WFDB's "no sample" value for 16-bit formats, so a dropout stays a dropout for whoever
+    reads the snippet instead of turning into a plausible-looking flat line; infinities saturate.
+
+    >>> int16_counts(np.array([0.0051, -1e9, np.nan, np.inf]), 0.005).tolist()
+    [1, -32767, -32768, 32767]
+    """
+    counts = np.round(np.asarray(x, dtype=np.float64) / scale)
+    missing = np.isnan(counts)
+    counts = np.clip(np.where(missing, 0.0, counts), -32767, 32767)
+    return np.where(missing, -32768, counts).astype("<i2")
 
 
 def moving_average(x: Array, n: int) -> Array:

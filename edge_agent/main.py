@@ -92,6 +92,7 @@ def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
     for entry in roster:
         entry["first_seq"] = summary.first_seq.get(entry["device"])
         entry["last_seq"] = summary.last_seq.get(entry["device"])
+        entry["model_faults"] = summary.device_faults.get(entry["device"], {})
     return {
         "readings": summary.readings,
         "events": summary.events,
@@ -99,6 +100,8 @@ def run_edge(settings: Settings, *, stop: threading.Event) -> dict[str, Any]:
         "acknowledged": summary.delivery.acknowledged,
         "connects": summary.delivery.connects,
         "unacknowledged": summary.unacknowledged,
+        # Readings on which a model failed and its output was withheld, by output (hr, sqi, ppg_hr, ...).
+        "model_faults": summary.model_faults,
         "spool": {"messages": summary.spool.messages, "bytes": summary.spool.bytes, "dropped": summary.spool.dropped},
         "devices": roster,
     }

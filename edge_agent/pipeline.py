@@ -16,6 +16,8 @@ second:
    with the waveform from 10 s before to 20 s after their onset.
 
 Models are shared by all devices (``EdgeModels``); everything per device lives in ``DevicePipeline``.
+Every model call goes through :meth:`edge_agent.isolation.ModelFaults.run`: a model that fails on a
+window costs that output for that second (named in the reading's ``faults``), never the reading.
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_agent.dsp import Array
+from edge_agent.dsp import Array, int16_counts
 from edge_agent.frames import DeviceFrame, FrameSource, SignalChunk
+from edge_agent.isolation import ModelFaults
 from edge_agent.models import ppg_hr, qrs, vf
 from edge_agent.models.beats import BeatClassifier
 from edge_agent.models.ppg_hr import WINDOW_S as PPG_WINDOW_S
 from edge_agent.models.ppg_hr import PpgHeartRate
 from edge_agent.models.qrs import StreamingQrsDetector, heart_rate
+from edge_agent.models.qrs_stream import Indices
 from edge_agent.models.registry import load_manifest
 from edge_agent.models.rhythm import WINDOW_S as RHYTHM_WINDOW_S
 from edge_agent.models.rhythm import RhythmClassifier
@@ -40,7 +44,8 @@ from edge_agent.models.sqi import WINDOW_S as SQI_WINDOW_S
 from edge_agent.models.sqi import EcgQuality
 from edge_agent.models.vf import WINDOW_S as VF_WINDOW_S
 from edge_agent.models.vf import is_vf
-from vitalstream.wire import EdgeEvent, Rhythm, VitalsReading, Waveform
+from vitalstream.wire import EdgeEvent, Fault, Rhythm, VitalsReading, Waveform
+from vitalstream.wire.codec import MAX_BEATS
 
 __all__ = ["DevicePipeline", "EdgeModels", "PipelineSource"]
 
@@ -121,6 +126,7 @@ class _Second:
     beats: dict[str, int] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=dict)
     rhythm: Rhythm | None = None
+    faults: dict[str, Fault] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,7 +143,10 @@ class DevicePipeline:
 
     patient: str
     device: str
-    _qrs: object = None
+    faults: ModelFaults = field(default_factory=ModelFaults)  # shared by a PipelineSource's devices
+    _qrs: StreamingQrsDetector | None = None
+    _qrs_offset: int = 0  # absolute ECG index of the current detector's first sample
+    _beat_gap_end: int | None = None  # end of the last chunk whose beats were lost to a QRS failure
     _ecg: _Ring | None = None
     _ppg: _Ring | None = None
     _ppg_hr: object = None
@@ -178,6 +187,7 @@ class DevicePipeline:
             beats=out.beats,
             models=out.models,
             runs=out.runs,
+            faults=out.faults,
         )
         return reading, self._due_events(frame.ts_ms, models)
 
@@ -185,30 +195,38 @@ class DevicePipeline:
 
         if self._ecg is None:
             self._ecg = _Ring(ecg.fs, _BUFFER_S)
-            self._qrs = StreamingQrsDetector(ecg.fs)
-        assert isinstance(self._qrs, StreamingQrsDetector)
         self._ecg.push(ecg.samples)
-        self._peaks.extend(int(p) for p in self._qrs.push(ecg.samples))
-        out.beats = self._classify_beats(models)
+        self._detect_beats(ecg, out)
+        out.beats = self._classify_beats(models, out)
         if out.beats:
             out.models["beats"] = models.refs["beats"]
         if self._max_v_run:
-            out.runs["V"] = self._max_v_run
+            out.runs["V"] = min(self._max_v_run, MAX_BEATS)  # "at least 1000": the contract's bound, ~5 min of VT
         window = self._ecg.last(SQI_WINDOW_S)
         if len(window) >= int(SQI_WINDOW_S * ecg.fs * 0.99):
-            out.sqi["ecg"] = round(float(models.sqi.score(window, ecg.fs)), 3)
-            out.models["sqi"] = models.refs["sqi"]
-        fibrillating, vf_features = self._fibrillation(ecg.fs)
-        hr = self._heart_rate(ecg.fs, out.sqi.get("ecg"), heart_rate, fibrillating=fibrillating)
-        if hr is not None:
-            out.vitals["hr"] = hr
-            out.models["hr"] = models.refs["hr"]
+            score = self.faults.run("sqi", out.faults, models.sqi.score, window, ecg.fs)
+            if score is not None:
+                out.sqi["ecg"] = round(float(score), 3)
+                out.models["sqi"] = models.refs["sqi"]
+        fibrillating, vf_features = self._fibrillation(ecg.fs, out)
+        # Lost beats read as a pause (a false asystole) or as irregularity (false AF) until they leave the window.
+        gap_s = None if self._beat_gap_end is None else (self._ecg.end - self._beat_gap_end) / ecg.fs
+        if gap_s is not None and gap_s < _ASYSTOLE_S:
+            out.faults.setdefault("hr", Fault.INPUT_GAP)
+        else:
+            sqi = out.sqi.get("ecg")
+            hr = self.faults.run("hr", out.faults, self._heart_rate, ecg.fs, sqi, heart_rate, fibrillating=fibrillating)
+            if hr is not None:
+                out.vitals["hr"] = hr
+                out.models["hr"] = models.refs["hr"]
         if fibrillating:
             # VF overrides the AF model: there are no beats whose intervals it could judge.
             out.rhythm = Rhythm("VF", round(min(1.0, vf_features["concentration"]), 3))
             out.models["rhythm"] = models.refs["vf"]
+        elif gap_s is not None and gap_s < RHYTHM_WINDOW_S:
+            out.faults["rhythm"] = Fault.INPUT_GAP
         else:
-            out.rhythm = self._rhythm(models)
+            out.rhythm = self.faults.run("rhythm", out.faults, self._rhythm, models)
             if out.rhythm is not None:
                 out.models["rhythm"] = models.refs["rhythm"]
 
@@ -219,7 +237,10 @@ class DevicePipeline:
             self._ppg_hr = PpgHeartRate(ppg.fs)
         assert isinstance(self._ppg_hr, PpgHeartRate)
         self._ppg.push(ppg.samples)
-        pulse, quality = self._ppg_hr.update(self._ppg.last(PPG_WINDOW_S))
+        update = self.faults.run("ppg_hr", out.faults, self._ppg_hr.update, self._ppg.last(PPG_WINDOW_S))
+        if update is None:
+            return
+        pulse, quality = update
         out.sqi["ppg"] = round(float(quality), 3)
         out.models["ppg_hr"] = models.refs["ppg_hr"]
         if pulse is not None:
@@ -227,7 +248,23 @@ class DevicePipeline:
 
     # ------------------------------------------------------------------ parts
 
-    def _classify_beats(self, models: EdgeModels) -> dict[str, int]:
+    def _detect_beats(self, ecg: SignalChunk, out: _Second) -> None:
+        assert self._ecg is not None
+        found = self.faults.run("hr", out.faults, self._push_qrs, ecg)
+        if found is None:
+            # The detector may have failed half-way through its update: a fresh one takes over with the
+            # next chunk. This chunk's beats are lost, which hr and rhythm must not read as a pause.
+            self._qrs = None
+            self._qrs_offset = self._beat_gap_end = self._ecg.end
+            return
+        self._peaks.extend(self._qrs_offset + int(p) for p in found)
+
+    def _push_qrs(self, ecg: SignalChunk) -> Indices:
+        if self._qrs is None:
+            self._qrs = StreamingQrsDetector(ecg.fs)
+        return self._qrs.push(ecg.samples)
+
+    def _classify_beats(self, models: EdgeModels, out: _Second) -> dict[str, int]:
         assert self._ecg is not None
         self._max_v_run = self._v_streak  # a run still going on counts in this second too
         peaks = np.fromiter(self._peaks, dtype=np.int64)
@@ -241,30 +278,38 @@ class DevicePipeline:
         if not ready:
             return {}
         targets = np.asarray(ready, dtype=np.int64)
-        labels, _ = models.beats.classify(self._ecg.data, fs, peaks - self._ecg.start, targets)
+        self._next_to_classify = int(peaks[ready[-1]]) + 1
+        result = self.faults.run(
+            "beats", out.faults, models.beats.classify, self._ecg.data, fs, peaks - self._ecg.start, targets
+        )
+        if result is None:
+            return {}  # these beats stay unclassified (the rhythm model reads them as N); the next ones are tried
+        labels, _ = result
         counts: dict[str, int] = {}
         for index, label in zip(ready, labels, strict=True):
             self._classes[int(peaks[index])] = label
             counts[label] = counts.get(label, 0) + 1
             self._v_streak = self._v_streak + 1 if label == "V" else 0
             self._max_v_run = max(self._max_v_run, self._v_streak)
-        self._next_to_classify = int(peaks[ready[-1]]) + 1
         for old in [p for p in self._classes if p < peaks[0]]:
             del self._classes[old]
         return counts
 
-    def _fibrillation(self, fs: float) -> tuple[bool, dict[str, float]]:
+    def _fibrillation(self, fs: float, out: _Second) -> tuple[bool, dict[str, float]]:
 
         assert self._ecg is not None
         window = self._ecg.last(VF_WINDOW_S)
         if len(window) < int(VF_WINDOW_S * fs) or self._leads_off():
             return False, {}
-        return is_vf(window, fs)
+        # A failed VF check counts as "no VF": an unknown VF state must not hide an asystole (hr 0).
+        found = self.faults.run("vf", out.faults, is_vf, window, fs)
+        return (False, {}) if found is None else found
 
     def _leads_off(self) -> bool:
         """A flat line (electrode off, amplifier idle): no signal at all, not even baseline noise."""
         assert self._ecg is not None
         recent = self._ecg.last(_ASYSTOLE_S)
+        recent = recent[np.isfinite(recent)]  # dropouts are no signal either
         return len(recent) == 0 or float(np.ptp(recent)) < _FLAT_MV
 
     def _heart_rate(self, fs: float, ecg_sqi: float | None, heart_rate: object, *, fibrillating: bool) -> float | None:
@@ -274,7 +319,8 @@ class DevicePipeline:
             # No beat for 5 s. With electrodes on, no fibrillation and no large artefact this is a
             # suspected asystole, and the processor must see it (as 0/min) even though a signal
             # without beats scores poorly on quality; the processor cross-checks it with the PPG.
-            quiet = float(np.std(self._ecg.last(_ASYSTOLE_S))) < _QUIET_MV
+            recent = self._ecg.last(_ASYSTOLE_S)  # a dropout could hide beats: never quiet
+            quiet = bool(np.isfinite(recent).all()) and float(np.std(recent)) < _QUIET_MV
             if fibrillating or self._leads_off() or not (quiet or (ecg_sqi or 0.0) >= _USABLE_SQI):
                 return None
             return 0.0 if self._ecg.end / fs >= _ASYSTOLE_S + 1 else None
@@ -348,8 +394,9 @@ class DevicePipeline:
             samples = ring.between(lo, hi)
             if not len(samples):
                 continue
-            scale = _ECG_SCALE_MV if kind == "ecg" else max(float(np.max(np.abs(samples))) / 30000.0, 1e-9)
-            counts = np.clip(np.round(samples / scale), -32768, 32767).astype("<i2")
+            finite = np.abs(samples[np.isfinite(samples)])
+            scale = _ECG_SCALE_MV if kind == "ecg" else max(float(finite.max(initial=0.0)) / 30000.0, 1e-9)
+            counts = int16_counts(samples, scale)
             start_ms = self._t0_ms + round(lo / ring.fs * 1000)
             waveforms.append(
                 Waveform(kind, lead, ring.fs, start_ms, scale, "mV" if kind == "ecg" else "1", counts.tobytes())
@@ -378,6 +425,7 @@ class PipelineSource:
         self._frames = frames
         self._models = models or EdgeModels.load()
         self._pipelines: dict[str, DevicePipeline] = {}
+        self.faults = ModelFaults()  # one failure log for every device: rate-limited per model, not per patient
 
     @property
     def finished(self) -> bool:
@@ -388,7 +436,7 @@ class PipelineSource:
         for frame in self._frames.frames_until(now_ms):
             pipeline = self._pipelines.get(frame.device)
             if pipeline is None:
-                pipeline = self._pipelines[frame.device] = DevicePipeline(frame.patient, frame.device)
+                pipeline = self._pipelines[frame.device] = DevicePipeline(frame.patient, frame.device, self.faults)
             reading, events = pipeline.process(frame, self._models)
             out.append(reading)
             out.extend(events)

@@ -106,6 +106,7 @@ VALID: dict[str, dict[str, Any]] = {
         "rhythm": {"label": "N", "p": 0.93},
         "beats": {"N": 71, "V": 1},
         "models": {"hr": "hr-cnn@1.4.2", "rhythm": "af-detector@2025.10"},
+        "faults": {"sqi": "model_error"},
     },
     "alert_state": {"v": 1, "ward": "icu", "patient": "p-1", "updated": TS, "alerts": [ALERT]},
     "alert_event": {"v": 1, "event_no": 12, "transition": "acknowledged", "ts": TS, "alert": ALERT, "by": "nurse-7"},

@@ -20,6 +20,7 @@ from vitalstream.wire import (
     AlertExplanation,
     AlertState,
     DeadLetter,
+    Fault,
     Observation,
     PatientAlerts,
     Priority,
@@ -130,6 +131,12 @@ def test_unknown_top_level_fields_are_ignored_for_forward_compatibility() -> Non
         (payload(beats={"X": 1}), RejectReason.UNKNOWN_FIELD, "beats.X"),
         (payload(beats={"V": 2.0}), RejectReason.WRONG_TYPE, "beats.V"),
         (payload(models={"hr": "qrs"}), RejectReason.WRONG_TYPE, "models.hr"),
+        (payload(faults=["ppg_hr"]), RejectReason.WRONG_TYPE, "faults"),
+        (payload(faults={"ppg_hr": "broken"}), RejectReason.OUT_OF_RANGE, "faults.ppg_hr"),
+        (payload(faults={"ppg_hr": True}), RejectReason.WRONG_TYPE, "faults.ppg_hr"),
+        (payload(faults={"PPG HR": "model_error"}), RejectReason.WRONG_TYPE, "faults"),
+        (payload(faults={"": "model_error"}), RejectReason.WRONG_TYPE, "faults"),
+        (payload(faults={"m" * 33: "model_error"}), RejectReason.OUT_OF_RANGE, "faults"),
         (payload(ts="2026-11-21T10:00:00"), RejectReason.BAD_TIMESTAMP, "ts"),
         (payload(ts="2026-11-21T10:00:00+01:00"), RejectReason.BAD_TIMESTAMP, "ts"),
         (payload(ts="1970-01-01T00:00:01Z"), RejectReason.BAD_TIMESTAMP, "ts"),
@@ -179,6 +186,7 @@ def assert_decoded_intact(data: bytes, decoded: VitalsReading) -> None:
         beats=sent.get("beats") or {},
         models=sent.get("models") or {},
         runs=sent.get("runs") or {},
+        faults=sent.get("faults") or {},
     )
     # == takes 72 for 72.0; the contract promises floats.
     assert all(type(value) is float for value in [*decoded.vitals.values(), *decoded.sqi.values()])
@@ -218,7 +226,7 @@ def test_arbitrary_bytes_never_crash_the_decoder(data: bytes) -> None:
         assert_decoded_intact(data, decoded)
 
 
-FIELDS = ["v", "seq", "ts", "patient", "device", "vitals", "sqi", "beats"]
+FIELDS = ["v", "seq", "ts", "patient", "device", "vitals", "sqi", "beats", "faults"]
 json_values = st.one_of(
     st.none(),
     st.integers(),
@@ -240,6 +248,7 @@ acceptable_fields = st.fixed_dictionaries(
     optional={
         "sqi": st.none() | st.dictionaries(st.sampled_from(sorted(SQI_CHANNELS)), st.floats(0, 1) | st.integers(0, 1)),
         "beats": st.none() | st.dictionaries(st.sampled_from(sorted(BEAT_CLASSES)), st.integers(0, 1000)),
+        "faults": st.none() | st.dictionaries(st.sampled_from(["hr", "ppg_hr", "sqi"]), st.sampled_from(list(Fault))),
     },
 )
 
@@ -355,3 +364,13 @@ def test_runs_and_pulse_rate_round_trip() -> None:
     original = reading(vitals={"hr": 150.0, "pr": 148.0}, runs={"V": 6})
     assert decode_vitals(TOPIC, encode_vitals(original)) == original
     assert rejected(TOPIC, payload(runs={"N": 3})).reason is RejectReason.UNKNOWN_FIELD
+
+
+def test_withheld_outputs_round_trip_and_are_omitted_when_none() -> None:
+    original = reading(faults={"ppg_hr": Fault.MODEL_ERROR, "rhythm": Fault.INPUT_GAP})
+    data = encode_vitals(original)
+    assert json.loads(data)["faults"] == {"ppg_hr": "model_error", "rhythm": "input_gap"}
+    assert decode_vitals(TOPIC, data) == original
+    assert "faults" not in json.loads(encode_vitals(reading()))
+    assert decode_vitals(TOPIC, payload(faults=None)) == reading()
+    assert decode_vitals(TOPIC, payload(faults={})) == reading()

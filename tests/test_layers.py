@@ -8,6 +8,7 @@ and nothing imports them. Function-local imports count too.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 
@@ -19,6 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_import_contract_holds(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(ROOT)  # the training scripts (models/) are importable from the checkout only
+    # lint_imports configures logging with dictConfig, which disables every logger that exists already
+    # (ours included) for the rest of the session: put each one back as it was afterwards.
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            monkeypatch.setattr(logger, "disabled", logger.disabled)
     code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
     report = capsys.readouterr().out
     assert code == 0, report

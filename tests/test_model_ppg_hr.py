@@ -15,7 +15,7 @@ from edge_agent.evaluation import ppg_hr as evaluation
 from edge_agent.models import ppg_hr
 from edge_agent.models.ppg_hr import MIN_QUALITY, WINDOW_S, PpgHeartRate, ppg_heart_rate
 from edge_agent.models.registry import ModelIntegrityError, load_manifest
-from edge_agent.records import data_dir, pick_channel, read_bidmc_signals
+from edge_agent.records import data_dir, pick_channel, read_bidmc_signals, read_record
 from vitalstream.errors import ConfigError
 
 
@@ -103,6 +103,31 @@ def test_short_dropouts_are_bridged() -> None:
     estimate, _ = ppg_heart_rate(x, 125.0)
     assert estimate is not None
     assert abs(estimate - truth) < 3.0
+
+
+def test_a_block_whose_maximum_sits_on_a_slope_keeps_its_peak_inside_the_window() -> None:
+    """Regression: challenge2015 v472s and v598s crashed the edge with ``IndexError`` in ``_systolic_peaks``.
+
+    A block of interest can start just after a (dicrotic) crest, on the falling limb, so its largest
+    sample is no local maximum. The three samples around it were nearly collinear there, and the
+    parabolic refinement put the "peak" hundreds of samples away, beyond the window; comparing the next
+    peak with it then indexed past the end. This is that shape at the internal 50 Hz: a systolic crest
+    every second, a dicrotic wave whose falling limb opens a block, and three samples there bent by one
+    part in a thousand (the old code put that peak at sample 1029 of 400).
+    """
+    fs = 50.0
+    phase = np.arange(400.0) % 50
+    y = 2.2 * np.exp(-(((phase - 10) / 2.5) ** 2)) + 0.3 * np.exp(-(((phase - 28) / 8) ** 2))
+    crest, start = y[28], y[29]  # the dicrotic crest, then the block's first (and largest) sample
+    y[30] = 2 * start - crest + (crest - start) / 1000
+    peaks = ppg_hr._systolic_peaks(y, fs)
+    assert len(peaks) > 0
+    assert np.all((peaks >= 0) & (peaks <= len(y) - 1))
+    # every peak is within half a sample of a sample that is at least as high as the samples around it
+    nearest = np.round(peaks).astype(np.int64)
+    assert np.all(np.abs(peaks - nearest) <= 0.5)
+    systolic = peaks[np.abs(peaks % 50 - 10) < 1]
+    assert len(systolic) == 8  # the refinement of true crests is unchanged
 
 
 def test_noise_alone_gives_no_trusted_rate() -> None:
@@ -242,3 +267,24 @@ def test_streaming_over_a_real_minute(bidmc: Path) -> None:
     answered = np.isfinite(run.estimate)
     assert answered.mean() >= 0.9
     assert float(np.mean(np.abs(run.estimate - run.hr)[answered])) <= 3.0
+
+
+@pytest.mark.parametrize(("record", "second"), [("v472s", 84), ("v598s", 134)])
+def test_the_icu_windows_that_crashed_the_edge_give_an_answer(record: str, second: int) -> None:
+    """The two PLETH windows of the CinC 2015 ICU-alarm records that raised ``IndexError`` (see above)."""
+    folder = _data_or_skip() / "challenge2015-dev"
+    if not (folder / f"{record}.hea").is_file():
+        pytest.skip(f"challenge2015-dev/{record} not available")
+    signals = read_record(folder / f"{record}.hea")
+    pleth = signals.channel(pick_channel(signals, "ppg"))
+    end = round(second * signals.fs)
+    estimate, quality = ppg_heart_rate(pleth[end - round(WINDOW_S * signals.fs) : end], signals.fs)
+    assert 0.0 <= quality <= 1.0
+    assert estimate is None or 30.0 <= estimate <= 220.0
+
+
+def _data_or_skip() -> Path:
+    try:
+        return data_dir()
+    except ConfigError as exc:
+        pytest.skip(f"PhysioNet data not available ({exc})")

@@ -11,8 +11,20 @@ import json
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from tests.schema_checks import DECODERS, T0, TS, VALID, VITALS_TOPIC, assert_valid, decode_emitted, schema_errors
+from tests.schema_checks import (
+    DECODERS,
+    REGISTRY,
+    SCHEMAS,
+    T0,
+    TS,
+    VALID,
+    VITALS_TOPIC,
+    assert_valid,
+    decode_emitted,
+    schema_errors,
+)
 from vitalstream.wire import (
     DeadLetter,
     RejectedMessage,
@@ -112,6 +124,14 @@ REJECTED = [
     reject("model-no-name", V, "models.hr", "@1.4", R.WRONG_TYPE, "pattern"),
     reject("model-no-version", V, "models.hr", "hr-cnn@", R.WRONG_TYPE, "pattern"),
     reject("model-key-33", V, "models." + "m" * 33, "a@1", R.OUT_OF_RANGE, "maxLength", field="models", at="models"),
+    reject("faults-array", V, "faults", ["sqi"], R.WRONG_TYPE, "type"),
+    reject("faults-code", V, "faults.sqi", "crashed", R.OUT_OF_RANGE, "enum"),
+    reject("faults-code-number", V, "faults.sqi", 1, R.WRONG_TYPE, "enum"),
+    reject("faults-key-upper", V, "faults.SQI", "model_error", R.WRONG_TYPE, "pattern", field="faults", at="faults"),
+    reject("faults-key-digit", V, "faults.2nd", "model_error", R.WRONG_TYPE, "pattern", field="faults", at="faults"),
+    reject(
+        "faults-key-33", V, "faults." + "m" * 33, "input_gap", R.OUT_OF_RANGE, "maxLength", field="faults", at="faults"
+    ),
     reject("cmd-action", C, "action", "snooze", R.OUT_OF_RANGE, "enum"),
     reject("cmd-by", C, "by", "nurse 7", R.BAD_ID, "pattern"),
     reject("cmd-no-alert-id", C, "alert_id", DROP, R.MISSING_FIELD, "required", at=""),
@@ -158,6 +178,10 @@ ACCEPTED = [
     pytest.param("vitals", "rhythm", None, id="rhythm-null"),
     pytest.param("vitals", "beats", None, id="beats-null"),
     pytest.param("vitals", "models", None, id="models-null"),
+    pytest.param("vitals", "faults", None, id="faults-null"),
+    pytest.param("vitals", "faults", {}, id="faults-empty"),
+    pytest.param("vitals", "faults", {"ppg_hr": "model_error", "rhythm": "input_gap"}, id="faults-both-codes"),
+    pytest.param("vitals", "faults." + "m" * 32, "model_error", id="faults-key-32"),
     pytest.param("vitals", "vitals", {}, id="no-vitals"),
     pytest.param("vitals", "firmware", "2.1.0", id="unknown-top-level-field"),
     pytest.param("vitals", "rhythm.model", "af@1", id="unknown-rhythm-key"),
@@ -237,3 +261,12 @@ def test_dead_letter_of_a_hostile_message_stays_within_the_contract(topic: str, 
     encoded = encode_deadletter(letter)
     assert not schema_errors("deadletter", json.loads(encoded))
     assert decode_deadletter(encoded).reason == exc.reason.value
+
+
+def test_the_schema_from_before_faults_accepts_readings_that_carry_them() -> None:
+    """``faults`` was added within v1: an integrator validating with the older schema still accepts the reading."""
+    older = copy.deepcopy(SCHEMAS["vitals"])
+    del older["properties"]["faults"]
+    message = changed("vitals", ("faults",), {"ppg_hr": "model_error", "rhythm": "input_gap"})
+    assert not list(Draft202012Validator(older, registry=REGISTRY).iter_errors(message))
+    assert schema_errors("vitals", changed("vitals", ("faults",), {"ppg_hr": "withheld"}))  # the current one checks

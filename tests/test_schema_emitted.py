@@ -23,6 +23,7 @@ from vitalstream.wire import (
     CommandResult,
     CommandStatus,
     DeadLetter,
+    Fault,
     PatientAlerts,
     Priority,
     Resolution,
@@ -54,6 +55,8 @@ FULL_READING = VitalsReading(
     rhythm=Rhythm("AF", 0.87),
     beats={"N": 70, "S": 1, "V": 2, "F": 0, "Q": 1000},
     models={"hr": "hr-cnn@1.4.2", "rhythm": "af-detector@2025.10", "beats": "aami-beats@0.9", "sqi": "sqi-gbm@3"},
+    runs={"V": 2},
+    faults={"ppg_hr": Fault.MODEL_ERROR, "vf": Fault.INPUT_GAP},
 )
 OPEN_ALERT = Alert(
     alert_id="a-d7088553509bedbe84a5",

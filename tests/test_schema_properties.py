@@ -12,8 +12,17 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.schema_checks import DECODERS, VALID, schema_errors
-from vitalstream.wire import VITALS, RejectedMessage, RejectReason, Rhythm, VitalsReading, decode_vitals, encode_vitals
-from vitalstream.wire.codec import BEAT_CLASSES, SQI_CHANNELS
+from vitalstream.wire import (
+    VITALS,
+    Fault,
+    RejectedMessage,
+    RejectReason,
+    Rhythm,
+    VitalsReading,
+    decode_vitals,
+    encode_vitals,
+)
+from vitalstream.wire.codec import BEAT_CLASSES, OUTPUT_NAME, SQI_CHANNELS
 from vitalstream.wire.timefmt import EARLIEST_MS, LATEST_MS, format_ts
 from vitalstream.wire.topics import check_id, vitals_topic
 
@@ -53,6 +62,7 @@ readings = st.builds(
     rhythm=st.none() | st.builds(Rhythm, label=st.text(max_size=16), p=st.floats(0.0, 1.0)),
     beats=st.dictionaries(st.sampled_from(sorted(BEAT_CLASSES)), st.integers(0, 1000)),
     models=st.dictionaries(st.text(max_size=32), model_refs, max_size=4),
+    faults=st.dictionaries(st.from_regex(OUTPUT_NAME, fullmatch=True), st.sampled_from(list(Fault)), max_size=3),
 )
 # Derandomized and without an example database: the same examples on every run, nothing written to disk.
 deterministic = settings(max_examples=200, derandomize=True, database=None, deadline=None)

@@ -18,6 +18,7 @@ from vitalstream.wire import (
     AlertEvent,
     AlertExplanation,
     AlertState,
+    Fault,
     Priority,
     Rhythm,
     Transition,
@@ -224,9 +225,28 @@ def test_writer_is_safe_with_many_submitting_threads() -> None:
     assert sorted(durable) == sorted(k * 1000 + i for k in range(4) for i in range(200))  # type: ignore[type-var]
 
 
+def test_withheld_outputs_are_stored_with_their_reason_one_field_each() -> None:
+    reading = VitalsReading(
+        "p-1", "d-1", 9, T0, {"hr": 72.0}, faults={"ppg_hr": Fault.MODEL_ERROR, "rhythm": Fault.INPUT_GAP}
+    )
+    fields = dict(vitals_point(reading).fields)
+    assert (fields["fault_ppg_hr"], fields["fault_rhythm"]) == ("model_error", "input_gap")
+    assert 'fault_ppg_hr="model_error"' in vitals_point(reading).line().split(" ")[1].split(",")
+    assert not any(key.startswith("fault_") for key, _ in vitals_point(VitalsReading("p", "d", 1, T0, {})).fields)
+
+
 def test_fast_vitals_line_says_the_same_as_the_generic_one() -> None:
     reading = VitalsReading(
-        "p-1", "d-1", 9, T0, {"hr": 72.0, "pr": 70.5}, {"ecg": 0.9}, Rhythm("AF", 0.8), {"V": 2}, runs={"V": 2}
+        "p-1",
+        "d-1",
+        9,
+        T0,
+        {"hr": 72.0, "pr": 70.5},
+        {"ecg": 0.9},
+        Rhythm("AF", 0.8),
+        {"V": 2},
+        runs={"V": 2},
+        faults={"sqi": Fault.MODEL_ERROR},
     )
     fast = vitals_point(reading)
     generic = Point(fast.measurement, fast.tags, fast.fields, fast.time_ms).line()

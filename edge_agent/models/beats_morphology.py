@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from edge_agent.dsp import Array, lowpass_fir
+from edge_agent.dsp import Array, held_finite, lowpass_fir
 
 __all__ = [
     "FILTER_S",
@@ -79,14 +79,15 @@ MORPHOLOGY_FEATURES = (
 def beat_windows(signal: Array, fs: float, peaks: NDArray[np.int64]) -> tuple[Array, NDArray[np.bool_]]:
     """Low-passed beat windows at :data:`FS_MODEL` around each peak, and whether each lies inside ``signal``.
 
-    Windows reaching past the buffer are filled with its edge values (and flagged ``False``).
+    Windows reaching past the buffer are filled with its edge values (and flagged ``False``). Missing or
+    overflowed samples (NaN, infinities) hold the last finite value before them, as in the QRS detector.
 
     >>> import numpy as np
     >>> w, ok = beat_windows(np.zeros(1000), 360.0, np.array([-50, 500, 990]))
     >>> w.shape[0], ok.tolist()
     (3, [False, True, False])
     """
-    x = np.asarray(signal, dtype=np.float64)
+    x = held_finite(signal)
     taps = int(FILTER_S * fs) | 1
     h = lowpass_fir(fs, min(LOWPASS_HZ, 0.4 * fs), taps=taps)
     y = np.convolve(x, h, mode="same") if len(x) >= taps else x

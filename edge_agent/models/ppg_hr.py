@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 NAME: Final = "ppg-hr-dsp"
-VERSION: Final = "1.1.0"
+VERSION: Final = "1.1.1"
 # 8 s is the window of the IEEE Signal Processing Cup 2015 and most PPG rate trackers: at least four
 # beats at 30 /min, and short enough to follow a changing rate.
 WINDOW_S: Final = 8.0
@@ -244,10 +244,26 @@ def _spectral_rate(y: Array, fs: float) -> float | None:
     below = first + int(np.argmax(spectrum[first : i // 2 + reach + 1]))
     if below >= lo and spectrum[below] >= _SUBHARMONIC_POWER * spectrum[i]:
         i = below
-    a, b, c = spectrum[i - 1], spectrum[i], spectrum[i + 1]
+    return float((i + _vertex_offset(spectrum[i - 1], spectrum[i], spectrum[i + 1])) * df * 60.0)
+
+
+def _vertex_offset(a: float, b: float, c: float) -> float:
+    """Where the parabola through three samples peaks, relative to the middle one: within +-0.5 sample.
+
+    Only a local maximum (``b`` at least as high as both neighbours) is refined. The largest sample of a
+    block that ends on a rising or starts on a falling slope is no local maximum: its parabola's vertex
+    can lie anywhere (hundreds of samples away, even beyond the window, when the three samples are
+    nearly collinear), so such a sample keeps its own position.
+
+    >>> round(_vertex_offset(0.0, 1.0, 0.5), 3), _vertex_offset(0.0, 1.0, 1.0)  # a flat top of two samples: halfway
+    (0.167, 0.5)
+    >>> _vertex_offset(0.68, 0.597, 0.514)  # a falling slope, almost straight: not refined
+    0.0
+    """
     denominator = a - 2 * b + c
-    offset = 0.5 * (a - c) / denominator if denominator < 0 else 0.0
-    return float((i + offset) * df * 60.0)
+    if b < a or b < c or not denominator < 0:
+        return 0.0
+    return float(0.5 * (a - c) / denominator)
 
 
 def _systolic_peaks(y: Array, fs: float) -> Array:
@@ -266,12 +282,10 @@ def _systolic_peaks(y: Array, fs: float) -> Array:
         i = start + int(np.argmax(y[start:end]))
         if i == 0 or i == len(y) - 1:
             continue  # the peak is cut by the window edge (at the end: the upstroke is still going)
-        a, b, c = y[i - 1], y[i], y[i + 1]
-        denominator = a - 2 * b + c
-        position = i + (0.5 * (a - c) / denominator if denominator != 0 else 0.0)
+        position = i + _vertex_offset(y[i - 1], y[i], y[i + 1])
         # refractory period of the fastest plausible rhythm: keep the taller of two close peaks
         if peaks and position - peaks[-1] < 60.0 / _HR_MAX * fs:
-            if b > y[round(peaks[-1])]:
+            if y[i] > y[round(peaks[-1])]:
                 peaks[-1] = position
             continue
         peaks.append(position)

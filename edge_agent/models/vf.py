@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.dsp import Array, bandpass_fir, fir_filter, resample
+from edge_agent.dsp import Array, bandpass_fir, fir_filter, held_finite, resample
 
-__all__ = ["NAME", "VERSION", "WINDOW_S", "is_vf", "vf_features"]
+__all__ = ["MIN_WINDOW_S", "NAME", "VERSION", "WINDOW_S", "is_vf", "vf_features"]
 
 NAME = "vf-spectral"
 VERSION = "1.0.0"
 WINDOW_S = 4.0
+MIN_WINDOW_S = 1.0  # a sustained oscillation needs a few cycles: four at the slowest VF (3-4 Hz)
 _FS = 125.0
 _BAND = bandpass_fir(_FS, 1.0, 30.0, taps=63)
 _MIN_CONCENTRATION = 0.45
@@ -42,8 +43,14 @@ _MIN_PEAK_TO_PEAK_MV = 0.2
 
 
 def vf_features(window: Array, fs: float) -> dict[str, float]:
-    """The three spectral/time-domain features of one window (see the module docstring)."""
-    x = fir_filter(resample(np.asarray(window, dtype=np.float64), fs, _FS), _BAND)
+    """The three spectral/time-domain features of one window (see the module docstring).
+
+    Missing or overflowed samples hold the last finite value (a flat stretch has no oscillation);
+    a window under :data:`MIN_WINDOW_S` is refused with a ``ValueError``.
+    """
+    if not len(window) >= MIN_WINDOW_S * fs:  # also refuses a NaN rate
+        raise ValueError(f"a VF window needs at least {MIN_WINDOW_S:g} s, got {len(window)} samples at {fs} Hz")
+    x = fir_filter(resample(held_finite(window), fs, _FS), _BAND)
     x = x - np.mean(x)
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
     freqs = np.fft.rfftfreq(len(x), 1 / _FS)

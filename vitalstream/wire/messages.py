@@ -23,6 +23,7 @@ __all__ = [
     "CommandStatus",
     "DeadLetter",
     "EdgeEvent",
+    "Fault",
     "Observation",
     "PatientAlerts",
     "Priority",
@@ -44,6 +45,17 @@ class Rhythm:
     p: float
 
 
+class Fault(StrEnum):
+    """Why a device withheld one of its derived outputs for one second (the reading's ``faults``).
+
+    A technical status, not a physiological finding: the output is missing because the device could
+    not compute it, not because the signal said nothing.
+    """
+
+    MODEL_ERROR = "model_error"  # the model failed on this second's window
+    INPUT_GAP = "input_gap"  # its input has a gap left by a failed model (e.g. the beats behind hr, rhythm)
+
+
 @dataclass(frozen=True, slots=True)
 class VitalsReading:
     """One device's derived vitals for one second.
@@ -51,7 +63,9 @@ class VitalsReading:
     ``vitals`` maps keys of :data:`vitalstream.wire.vitals.VITALS` to values in their fixed units;
     ``sqi`` maps a channel (``ecg``, ``ppg``, ...) to a signal quality in [0, 1]; ``beats`` counts
     beats by AAMI class since the previous reading; ``models`` maps an output (``hr``, ``rhythm``,
-    ``beats``, ``sqi``) to the ``name@version`` of the model that produced it.
+    ``beats``, ``sqi``) to the ``name@version`` of the model that produced it; ``faults`` maps an
+    output the device withheld this second to the :class:`Fault` that made it do so (so a missing
+    heart rate reads as "the detector failed", not as "no signal"). Old readers ignore ``faults``.
     """
 
     patient: str
@@ -63,8 +77,9 @@ class VitalsReading:
     rhythm: Rhythm | None = None
     beats: Mapping[str, int] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
-    # Longest run of consecutive beats of a class (V, S) in this reading's second, e.g. {"V": 6}.
+    # Longest run of consecutive beats of a class (V, S) in this reading's second, e.g. {"V": 6}; at most 1000.
     runs: Mapping[str, int] = field(default_factory=dict)
+    faults: Mapping[str, Fault] = field(default_factory=dict)
 
 
 class Priority(StrEnum):
@@ -235,6 +250,7 @@ class Waveform:
     """A stretch of one signal: 16-bit counts (little-endian) at ``fs``, ``scale`` physical units per count.
 
     ``data`` holds the raw little-endian int16 bytes; ``kind`` is ``ecg`` or ``ppg``, ``unit`` ``mV`` for ECG.
+    A count of -32768 is a missing sample (a dropout in the recording; WFDB's convention for 16-bit data).
     """
 
     kind: str

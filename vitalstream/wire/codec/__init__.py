@@ -43,15 +43,25 @@ from vitalstream.wire.codec.fields import (
     JsonObject,
 )
 from vitalstream.wire.codec.observations import decode_observation, encode_observation
-from vitalstream.wire.codec.vitals import BEAT_CLASSES, RUN_CLASSES, SQI_CHANNELS, decode_vitals, encode_vitals
+from vitalstream.wire.codec.vitals import (
+    BEAT_CLASSES,
+    MAX_BEATS,
+    OUTPUT_NAME,
+    RUN_CLASSES,
+    SQI_CHANNELS,
+    decode_vitals,
+    encode_vitals,
+)
 
 __all__ = [
     "BEAT_CLASSES",
     "MAX_ALERT_BYTES",
+    "MAX_BEATS",
     "MAX_COMMAND_BYTES",
     "MAX_DEADLETTER_PAYLOAD",
     "MAX_EVENT_BYTES",
     "MAX_VITALS_BYTES",
+    "OUTPUT_NAME",
     "RUN_CLASSES",
     "SQI_CHANNELS",
     "JsonObject",

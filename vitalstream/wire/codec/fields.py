@@ -26,6 +26,7 @@ from vitalstream.wire.messages import (
     AlertAction,
     AlertState,
     CommandStatus,
+    Fault,
     Priority,
     Resolution,
     Transition,
@@ -72,7 +73,7 @@ MAX_SEQ = 2**63 - 1
 MAX_TEXT = 2000
 
 JsonObject: TypeAlias = dict[str, Any]
-_E = TypeVar("_E", Priority, AlertState, Resolution, Transition, AlertAction, CommandStatus)
+_E = TypeVar("_E", Priority, AlertState, Resolution, Transition, AlertAction, CommandStatus, Fault)
 
 
 def load(payload: bytes | bytearray, limit: int) -> JsonObject:

@@ -2,9 +2,15 @@
 
 Unknown keys inside ``vitals`` are rejected, unlike unknown top-level fields: their unit is unknown to
 this reader, and a vital silently dropped is worse than a message sent to the dead-letter topic.
+
+``faults`` (the outputs the device withheld this second, and why) is an optional top-level field that
+readers from before it ignore; this reader checks every key and code, since the storage turns each
+key into a field name.
 """
 
 from __future__ import annotations
+
+import re
 
 import orjson
 
@@ -12,6 +18,7 @@ from vitalstream.wire.codec.fields import (
     MAX_SEQ,
     MAX_VITALS_BYTES,
     JsonObject,
+    enum,
     fraction,
     ident,
     integer,
@@ -20,21 +27,25 @@ from vitalstream.wire.codec.fields import (
     model_refs,
     number,
     required,
+    short,
     text,
     timestamp,
 )
 from vitalstream.wire.errors import RejectedMessage, RejectReason
-from vitalstream.wire.messages import SCHEMA_VERSION, Rhythm, VitalsReading
+from vitalstream.wire.messages import SCHEMA_VERSION, Fault, Rhythm, VitalsReading
 from vitalstream.wire.timefmt import format_ts
 from vitalstream.wire.topics import parse_vitals_topic
 from vitalstream.wire.vitals import VITALS
 
-__all__ = ["BEAT_CLASSES", "RUN_CLASSES", "SQI_CHANNELS", "decode_vitals", "encode_vitals"]
+__all__ = ["BEAT_CLASSES", "MAX_BEATS", "OUTPUT_NAME", "RUN_CLASSES", "SQI_CHANNELS", "decode_vitals", "encode_vitals"]
 
 SQI_CHANNELS = frozenset({"ecg", "ppg", "resp", "spo2", "temp", "bp", "acc"})
 BEAT_CLASSES = frozenset({"N", "S", "V", "F", "Q"})
 RUN_CLASSES = frozenset({"V", "S"})
-_MAX_BEATS = 1000
+MAX_BEATS = 1000  # beats of a class in one reading, and the longest run it may report
+# An output name as in ``models`` (hr, rhythm, ppg_hr, ...): lower-case, so that it can become part of a
+# storage field name (``fault_ppg_hr``) without escaping.
+OUTPUT_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def decode_vitals(topic: str, payload: bytes | bytearray) -> VitalsReading:
@@ -63,6 +74,7 @@ def decode_vitals(topic: str, payload: bytes | bytearray) -> VitalsReading:
     beats = obj.get("beats")
     models = obj.get("models")
     runs = obj.get("runs")
+    faults = obj.get("faults")
     return VitalsReading(
         topic_patient,
         topic_device,
@@ -74,6 +86,7 @@ def decode_vitals(topic: str, payload: bytes | bytearray) -> VitalsReading:
         beats={} if beats is None else _beats(beats),
         models={} if models is None else model_refs(models),
         runs={} if runs is None else _runs(runs),
+        faults={} if faults is None else _faults(faults),
     )
 
 
@@ -128,7 +141,7 @@ def _beats(raw: object) -> dict[str, int]:
         for beat_class, value in json_object(raw, "beats").items():
             if beat_class not in BEAT_CLASSES:
                 raise RejectedMessage(RejectReason.UNKNOWN_FIELD, f"beats.{beat_class}", "not an AAMI class N S V F Q")
-            beats[beat_class] = integer(value, f"beats.{beat_class}", 0, _MAX_BEATS)
+            beats[beat_class] = integer(value, f"beats.{beat_class}", 0, MAX_BEATS)
     return beats
 
 
@@ -138,8 +151,20 @@ def _runs(raw: object) -> dict[str, int]:
         for beat_class, value in json_object(raw, "runs").items():
             if beat_class not in RUN_CLASSES:
                 raise RejectedMessage(RejectReason.UNKNOWN_FIELD, f"runs.{beat_class}", "runs are counted for V and S")
-            runs[beat_class] = integer(value, f"runs.{beat_class}", 0, _MAX_BEATS)
+            runs[beat_class] = integer(value, f"runs.{beat_class}", 0, MAX_BEATS)
     return runs
+
+
+def _faults(raw: object) -> dict[str, Fault]:
+    faults: dict[str, Fault] = {}
+    for output, code in json_object(raw, "faults").items():
+        if not OUTPUT_NAME.fullmatch(output):
+            if len(output) > 32:
+                raise RejectedMessage(RejectReason.OUT_OF_RANGE, "faults", f"output name {short(output)} is too long")
+            detail = f"{short(output)} is not an output name (a-z, 0-9, _; a letter first)"
+            raise RejectedMessage(RejectReason.WRONG_TYPE, "faults", detail)
+        faults[output] = enum(Fault, code, f"faults.{output}")
+    return faults
 
 
 def encode_vitals(reading: VitalsReading) -> bytes:
@@ -161,4 +186,6 @@ def encode_vitals(reading: VitalsReading) -> bytes:
         obj["models"] = dict(reading.models)
     if reading.runs:
         obj["runs"] = dict(reading.runs)
+    if reading.faults:
+        obj["faults"] = {output: str(fault) for output, fault in reading.faults.items()}
     return orjson.dumps(obj)
