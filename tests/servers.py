@@ -22,8 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from vitalstream_app.access.pki import make_pki
+
 REPO = Path(__file__).resolve().parent.parent
 BROKER_POLICY_DIR = REPO / "deploy" / "mosquitto" / "conf.d"
+SHIPPED_CONFIG = REPO / "deploy" / "mosquitto" / "mosquitto.conf"
+# Where the shipped config (for the eclipse-mosquitto image) expects the plugin.
+SHIPPED_PLUGIN = "/usr/lib/mosquitto_dynamic_security.so"
 
 
 def free_port() -> int:
@@ -89,66 +94,26 @@ class _Server:
 
 
 def make_test_pki(directory: Path) -> dict[str, Path]:
-    """A throwaway CA and a server certificate for 127.0.0.1 (openssl), for TLS tests only."""
-    directory.mkdir(parents=True, exist_ok=True)
-    files = {name: directory / name for name in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")}
-    ext = directory / "san.ext"
-    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+    """A throwaway CA and a server certificate for 127.0.0.1, made by the application's own
+    ``vitalstream access certs`` code (openssl), valid for two days."""
+    return make_pki(directory, hosts=["127.0.0.1"], days=2, ca_days=2)
 
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
 
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=vitalstream test CA",
-        "-keyout",
-        str(files["ca.key"]),
-        "-out",
-        str(files["ca.crt"]),
-    )
-    openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        str(files["server.key"]),
-        "-out",
-        str(files["server.csr"]),
-    )
-    openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(files["server.csr"]),
-        "-CA",
-        str(files["ca.crt"]),
-        "-CAkey",
-        str(files["ca.key"]),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        str(ext),
-        "-out",
-        str(files["server.crt"]),
-    )
-    return files
+def dynsec_plugin() -> str | None:
+    """Mosquitto's dynamic-security plugin as Debian (multiarch) or the upstream image installs it."""
+    for candidate in (*sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so")), Path(SHIPPED_PLUGIN)):
+        if candidate.is_file():
+            return str(candidate)
+    return None
 
 
 class MosquittoServer(_Server):
-    """Mosquitto with the repository's broker policy (deploy/mosquitto/conf.d) and persistence on.
+    """TEST-ONLY: Mosquitto with an *anonymous* listener, the repository's delivery policy
+    (deploy/mosquitto/conf.d) and persistence on.
 
-    With ``pki`` (from :func:`make_test_pki`) it also listens with TLS on ``tls_port``.
+    For the tests of delivery, processing and storage, which are about those and not about access control.
+    Nothing shipped looks like this: :class:`ShippedMosquitto` runs the shipped configuration, in which
+    nobody is anonymous. With ``pki`` (from :func:`make_test_pki`) it also listens with TLS on ``tls_port``.
     """
 
     def __init__(
@@ -163,6 +128,7 @@ class MosquittoServer(_Server):
         self.config = workdir / "mosquitto.conf"
         user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
         self.config.write_text(
+            "# TEST-ONLY configuration (tests/servers.py): anonymous clients allowed; never shipped.\n"
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             # Run as the invoking user: as root, mosquitto would drop to the 'mosquitto' user and then
@@ -190,6 +156,68 @@ class MosquittoServer(_Server):
             wait_for_port(self.port)
             if self.tls_port:
                 wait_for_port(self.tls_port)
+        except TimeoutError:
+            raise RuntimeError(f"mosquitto did not start:\n{self.log_tail()}") from None
+        return self
+
+
+class ShippedMosquitto(_Server):
+    """Mosquitto running the shipped ``deploy/mosquitto/mosquitto.conf`` itself, as compose runs it.
+
+    Only what differs between the container and this machine is mapped: the plugin's path, the
+    ``/mosquitto/...`` directories (to ``workdir``) and the listener's port (a free one, on loopback); every
+    other line is the shipped one. ``access`` is an output directory of ``vitalstream access build`` and
+    ``vitalstream access certs``; its certificate and key, and (on the first start only) its
+    dynamic-security file are copied where deploy/mosquitto/start.sh copies them in compose.
+    """
+
+    def __init__(self, binary: str, workdir: Path, *, access: Path, plugin: str) -> None:
+        super().__init__("mosquitto", workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.binary = binary
+        self.access = access
+        self.port = free_port()
+        self.data_dir = workdir / "data"
+        self.secrets_dir = workdir / "secrets"
+        self.config = workdir / "mosquitto.conf"
+        self.ca_file = str(access / "certs" / "ca.crt")
+        paths = {
+            SHIPPED_PLUGIN: plugin,
+            "/mosquitto/data/": f"{self.data_dir}/",
+            "/mosquitto/secrets/": f"{self.secrets_dir}/",
+            "/mosquitto/config/conf.d": str(BROKER_POLICY_DIR),
+        }
+        text = SHIPPED_CONFIG.read_text(encoding="utf-8")
+        for shipped, local in paths.items():
+            # Fail loudly if the shipped file changed shape, rather than quietly test something else.
+            assert shipped in text, f"{SHIPPED_CONFIG} no longer mentions {shipped}"
+            text = text.replace(shipped, local)
+        assert text.count("\nlistener 8883\n") == 1, "the shipped config should have exactly one listener, 8883"
+        text = text.replace("\nlistener 8883\n", f"\nlistener {self.port} 127.0.0.1\n")
+        # Run as the invoking user (see MosquittoServer); the shipped file leaves it to the image (mosquitto).
+        user = "root" if os.geteuid() == 0 else os.environ.get("USER", "nobody")
+        self.config.write_text(f"user {user}\n{text}", encoding="utf-8")
+
+    @property
+    def url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.port}"
+
+    @property
+    def dynsec_file(self) -> Path:
+        return self.data_dir / "dynamic-security.json"
+
+    def start(self) -> ShippedMosquitto:
+        self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name in ("server.crt", "server.key"):
+            shutil.copyfile(self.access / "certs" / name, self.secrets_dir / name)
+        (self.secrets_dir / "server.key").chmod(0o600)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.dynsec_file.exists():  # a seed, as in compose: afterwards the broker owns its file
+            shutil.copyfile(self.access / "mosquitto" / "dynamic-security.json", self.dynsec_file)
+            self.dynsec_file.chmod(0o600)
+        self._spawn([self.binary, "-c", str(self.config)])
+        try:
+            wait_for_port(self.port)
         except TimeoutError:
             raise RuntimeError(f"mosquitto did not start:\n{self.log_tail()}") from None
         return self

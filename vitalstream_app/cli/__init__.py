@@ -18,13 +18,13 @@ from vitalstream import __version__
 from vitalstream.errors import ConfigError, MissingExtraError, VitalstreamError
 from vitalstream.logs import configure_logging
 from vitalstream.settings import load_settings
-from vitalstream_app.cli import bench, classify, demo, edge, evaluate, news2, process, replay, station
+from vitalstream_app.cli import access, bench, classify, demo, edge, evaluate, news2, process, replay, station
 from vitalstream_app.cli.options import overrides
 
 __all__ = ["build_parser", "main"]
 
 # In the order ``vitalstream --help`` lists them.
-_SUBCOMMANDS = (edge, process, station, demo, evaluate, classify, bench, news2, replay)
+_SUBCOMMANDS = (edge, process, station, access, demo, evaluate, classify, bench, news2, replay)
 
 
 def build_parser() -> argparse.ArgumentParser:
