@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from tests.mqtt_recorder import Received
 
@@ -31,7 +31,7 @@ class BusIdentity:
         password: str | None = None,
         *,
         client_id: str = "",
-        protocol: int = mqtt.MQTTv5,
+        protocol: MQTTProtocolVersion = mqtt.MQTTv5,
     ) -> None:
         self.messages: list[Received] = []
         self.connack: str | None = None
@@ -60,25 +60,25 @@ class BusIdentity:
 
     # ---------------------------------------------------------------- callbacks (paho's thread)
 
-    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:  # noqa: ANN401
+    def _on_connect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self.connack = str(reason)
         self._connected.set()
         if not reason.is_failure:
             self._up.set()
 
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _reason: Any, _p: Any) -> None:  # noqa: ANN401
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _reason: Any, _p: Any) -> None:
         self._up.clear()
         self.disconnects += 1
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:  # noqa: ANN401
+    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:
             self.messages.append(Received(message.topic, bytes(message.payload), bool(message.retain), message.qos))
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, codes: Any, _p: Any) -> None:  # noqa: ANN401
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, mid: int, codes: Any, _p: Any) -> None:
         with self._lock:
             self._subacks[mid] = [str(code) for code in codes]
 
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:  # noqa: ANN401
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: Any, _p: Any) -> None:
         with self._lock:
             self._acks[mid] = str(reason)
 
@@ -99,7 +99,9 @@ class BusIdentity:
     def subscribe(self, *topics: str, timeout_s: float = 10.0) -> list[str]:
         """Subscribe at QoS 1 and return the SUBACK reason per topic (``"Granted QoS 1"`` or a refusal)."""
         self._wait(self._up.is_set, timeout_s, "not connected")
-        _, mid = self._client.subscribe([(topic, 1) for topic in topics])
+        rc, mid = self._client.subscribe([(topic, 1) for topic in topics])
+        assert rc == mqtt.MQTT_ERR_SUCCESS, rc
+        assert mid is not None
         self._wait(lambda: mid in self._subacks, timeout_s, "no SUBACK")
         return self._subacks[mid]
 
@@ -137,7 +139,7 @@ class BusIdentity:
         # paho leaves the wake-up socket pair of loop_start() to its __del__; a client that reconnected
         # (kicked by the broker) sits in a reference cycle, and the garbage collector may finalise the
         # sockets first, which warnings-as-errors turns into a failure of whichever test runs then.
-        self._client._reset_sockets()  # noqa: SLF001 -- no public way to close them
+        self._client._reset_sockets()
 
     @staticmethod
     def _wait(done: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -111,3 +111,24 @@ def load_compose() -> dict[str, Any]:
     document = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
     assert isinstance(document, dict)
     return document
+
+
+def secret_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """A service's ``secrets``: path in the container -> the top-level secret's name."""
+    found = {}
+    for entry in service.get("secrets", []):
+        source, target = (
+            (entry, entry) if isinstance(entry, str) else (entry["source"], entry.get("target", entry["source"]))
+        )
+        found[target if target.startswith("/") else f"/run/secrets/{target}"] = source
+    return found
+
+
+def local_secret_files(compose: dict[str, Any], service: dict[str, Any], access_root: Path) -> dict[str, Path]:
+    """Container path -> the local file it would be, with the compose file's ``./var/access`` standing for
+    ``access_root`` (a directory ``vitalstream access certs`` and ``build`` wrote into)."""
+    files = {}
+    for path, name in secret_mounts(service).items():
+        source = Path(compose["secrets"][name]["file"])  # ./var/access/... (Path drops the "./")
+        files[path] = access_root / source.relative_to("var/access")
+    return files

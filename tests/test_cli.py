@@ -10,7 +10,7 @@ import pytest
 from tests.procs import cli_env
 from vitalstream_app.cli import build_parser, main
 
-SUBCOMMANDS = ["edge", "process", "demo", "replay", "eval", "classify", "news2", "bench"]
+SUBCOMMANDS = ["edge", "process", "station", "access", "demo", "replay", "eval", "classify", "news2", "bench"]
 
 
 def test_all_contract_subcommands_exist() -> None:
@@ -45,6 +45,7 @@ def test_every_option_has_help(command: str) -> None:
             ],
         ),
         ("demo", ["--duration", "--influx-url"]),
+        ("access", ["certs", "build", "apply"]),
     ],
 )
 def test_contract_flags_are_present(command: str, flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -103,3 +104,26 @@ def test_bench_influx_names_an_unreachable_store_in_one_line(capsys: pytest.Capt
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("vitalstream bench: InfluxDB unreachable")
+
+
+@pytest.mark.parametrize(
+    ("action", "flags"),
+    [
+        ("certs", ["--out", "--host", "--client", "--days"]),
+        ("build", ["--out"]),
+        ("apply", ["--out", "--broker", "--ca-file"]),
+    ],
+)
+def test_access_actions_document_their_options(
+    action: str, flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser()
+    access = next(a for a in parser._actions if a.dest == "command").choices["access"]  # type: ignore[index]
+    sub = next(a for a in access._actions if a.dest == "action").choices[action]
+    for option in sub._actions:
+        assert option.help, f"access {action} {option.option_strings or option.dest} has no help"
+    with pytest.raises(SystemExit):
+        main(["access", action, "--help"])
+    text = capsys.readouterr().out
+    for flag in flags:
+        assert flag in text

@@ -30,6 +30,7 @@ from tests.compose_reader import (
     environment,
     interpolate,
     load_compose,
+    local_secret_files,
     mount_at,
     mounts,
     resolve,
@@ -37,6 +38,7 @@ from tests.compose_reader import (
 )
 from vitalstream.settings import Settings, load_settings
 from vitalstream_app.cli import build_parser
+from vitalstream_app.cli import main as cli_main
 
 SERVICES = ("mosquitto", "influxdb", "processor", "edge-sim")
 # The services others must wait for until they are healthy, not merely started.
@@ -55,17 +57,33 @@ def _settings_variables() -> dict[str, tuple[str, str]]:
     }
 
 
-def _load_service_settings(env: dict[str, str]) -> Settings:
-    """Load ``env`` through the real settings loader and check it read every ``VITALSTREAM_*`` variable."""
+def _load_service_settings(env: dict[str, str], files: dict[str, Path] | None = None) -> Settings:
+    """Load ``env`` through the real settings loader and check it read every ``VITALSTREAM_*`` variable.
+
+    A ``..._FILE`` variable names a file in the container (a mounted secret); ``files`` maps those paths to
+    local files (:func:`tests.compose_reader.local_secret_files`), whose content the option must then hold.
+    """
     known = _settings_variables()
     ours = {name: value for name, value in env.items() if name.startswith("VITALSTREAM_")}
-    unknown = sorted(set(ours) - set(known))
+    unknown = sorted(name for name in ours if name not in known and name.removesuffix("_FILE") not in known)
     assert not unknown, f"the settings loader ignores {unknown}; it reads {sorted(known)}"
-    settings = load_settings(None, env=env)
-    for name, value in ours.items():
-        section, option = known[name]
-        assert str(getattr(getattr(settings, section), option)) == value, name
+    local = {name: str((files or {}).get(value, value)) if name not in known else value for name, value in ours.items()}
+    settings = load_settings(None, env={**env, **local})
+    for name, value in local.items():
+        section, option = known.get(name) or known[name.removesuffix("_FILE")]
+        expected = value if name in known else Path(value).read_text(encoding="utf-8").rstrip("\n")
+        assert str(getattr(getattr(settings, section), option)) == expected, name
     return settings
+
+
+@pytest.fixture(scope="module")
+def access_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``vitalstream access certs --host mosquitto`` and ``build deploy/access/enrolment.toml`` write
+    (the real commands), standing for the compose file's ./var/access."""
+    root = tmp_path_factory.mktemp("access")
+    assert cli_main(["access", "certs", "--out", str(root), "--host", "mosquitto", "--days", "2"]) == 0
+    assert cli_main(["access", "build", str(ROOT / "deploy" / "access" / "enrolment.toml"), "--out", str(root)]) == 0
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +152,7 @@ def test_processor_environment_points_at_the_compose_services(services: dict[str
     env = environment(services["processor"])
     influx = environment(services["influxdb"])
     broker = urlsplit(env["VITALSTREAM_BROKER_URL"])
-    assert (broker.scheme, broker.hostname, broker.port) == ("mqtt", "mosquitto", 1883)
+    assert (broker.scheme, broker.hostname, broker.port) == ("mqtts", "mosquitto", 8883)
     database = urlsplit(env["VITALSTREAM_INFLUX_URL"])
     assert (database.scheme, database.hostname, database.port) == ("http", "influxdb", 8086)
     assert env["VITALSTREAM_INFLUX_API"] == "v2"
@@ -163,14 +181,16 @@ def test_the_token_and_password_come_from_variables(raw_compose: dict[str, Any])
 
 @pytest.mark.usefixtures("in_empty_dir")
 def test_processor_environment_is_what_the_settings_loader_reads(
-    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], access_root: Path
 ) -> None:
     processor = services["processor"]
     influx = environment(services["influxdb"])
-    settings = _load_service_settings(environment(processor))
+    settings = _load_service_settings(environment(processor), local_secret_files(compose, processor, access_root))
     assert settings.broker.address.host == "mosquitto"
-    assert settings.broker.address.port == 1883
-    assert not settings.broker.address.tls
+    assert settings.broker.address.port == 8883
+    assert settings.broker.address.tls
+    assert settings.broker.address.username == "processor"
+    assert settings.broker.address.password == (access_root / "secrets" / "processor.password").read_text().strip()
     assert settings.influx.url == "http://influxdb:8086"
     assert settings.influx.api == "v2"
     assert settings.influx.bucket == influx["DOCKER_INFLUXDB_INIT_BUCKET"]
@@ -191,7 +211,9 @@ def test_named_volumes_are_declared(compose: dict[str, Any], services: dict[str,
 
 
 @pytest.mark.usefixtures("in_empty_dir")
-def test_commands_parse_with_the_real_command_line(services: dict[str, dict[str, Any]]) -> None:
+def test_commands_parse_with_the_real_command_line(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]], access_root: Path
+) -> None:
     parser = build_parser()
     process = parser.parse_args(services["processor"]["command"])
     assert process.command == "process"
@@ -200,8 +222,8 @@ def test_commands_parse_with_the_real_command_line(services: dict[str, dict[str,
     edge = parser.parse_args(edge_service["command"])
     assert (edge.command, edge.source, edge.patients, edge.scenario) == ("edge", "sim", 20, "mixed")
     assert len(parse_scenarios(edge.scenario, patients=edge.patients)) == 20
-    settings = _load_service_settings(environment(edge_service))
-    assert (settings.broker.address.host, settings.broker.address.port) == ("mosquitto", 1883)
+    settings = _load_service_settings(environment(edge_service), local_secret_files(compose, edge_service, access_root))
+    assert (settings.broker.address.host, settings.broker.address.port) == ("mosquitto", 8883)
 
 
 def test_dependencies_wait_for_healthy_infrastructure(services: dict[str, dict[str, Any]]) -> None:

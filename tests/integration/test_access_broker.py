@@ -17,6 +17,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import MQTTProtocolVersion
 
 from tests.access_setup import add_observer, build_test_access, identity, start_shipped_broker
 from tests.bus_identity import BusIdentity
@@ -65,7 +66,7 @@ def _settled(observer: BusIdentity, marker: str) -> None:
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv5, mqtt.MQTTv311])
 def test_anonymous_and_wrong_credentials_are_refused(
-    broker: ShippedMosquitto, layout: AccessLayout, protocol: int
+    broker: ShippedMosquitto, layout: AccessLayout, protocol: MQTTProtocolVersion
 ) -> None:
     for username, password in [(None, None), ("edge-1", "not-the-password"), ("nobody", "x" * 43), ("", "")]:
         client = BusIdentity(broker.port, broker.ca_file, username, password, protocol=protocol)
@@ -214,7 +215,11 @@ def test_a_station_reads_and_commands_only_its_ward(
     for station, ward in ((ward1, "ward-1"), (ward2, "ward-2")):
         topics = [f"alerts/v1/{ward}/+", f"alert-events/v1/{ward}/+", "vitals/v1/+/+", f"command-results/v1/{ward}/+"]
         assert station.subscribe(*topics) == GRANTED * 4
-    for name, topic in (("edge-1", "vitals/v1/p-1/d-1"), ("edge-2", "vitals/v1/p-2/d-2"), ("edge-9", "vitals/v1/p-9/d-9")):
+    for name, topic in (
+        ("edge-1", "vitals/v1/p-1/d-1"),
+        ("edge-2", "vitals/v1/p-2/d-2"),
+        ("edge-9", "vitals/v1/p-9/d-9"),
+    ):
         edge = identity(broker, layout, name)
         assert edge.publish(topic, READING) in ACCEPTED
         edge.close()
@@ -236,7 +241,14 @@ def test_a_station_reads_and_commands_only_its_ward(
     time.sleep(SETTLE_S)
     assert [m.payload for m in processor.messages] == [b"acknowledge p-1", b"acknowledge p-9"]
 
-    for topic in ("deadletter/v1/#", "deadletter/v1/vitals", "alerts/v1/ward-2/+", "alerts/v1/+/+", "vitals/v1/#", "fhir/v1/#"):
+    for topic in (
+        "deadletter/v1/#",
+        "deadletter/v1/vitals",
+        "alerts/v1/ward-2/+",
+        "alerts/v1/+/+",
+        "vitals/v1/#",
+        "fhir/v1/#",
+    ):
         assert ward1.subscribe(topic) == [REFUSED], topic
     assert ward1.publish("vitals/v1/p-1/d-1", READING) == REFUSED
     for client in (ward1, ward2, processor):
@@ -267,7 +279,10 @@ def test_an_integrator_follows_alert_events_and_fhir_of_its_scope_only(
         assert processor.publish(topic, b"{}") in ACCEPTED, topic
     _settled(observer, "deadletter/v1/vitals")
     time.sleep(SETTLE_S)
-    assert sorted(m.topic for m in telemed.messages) == ["alert-events/v1/ward-1/p-1", "fhir/v1/ward-1/p-1/DetectedIssue"]
+    assert sorted(m.topic for m in telemed.messages) == [
+        "alert-events/v1/ward-1/p-1",
+        "fhir/v1/ward-1/p-1/DetectedIssue",
+    ]
     telemed.close()
     processor.close()
 
@@ -296,7 +311,9 @@ def test_a_broker_whose_access_file_is_unreadable_admits_nobody(tmp_path: Path, 
     server = start_shipped_broker(workdir, layout)
     try:
         for name in ("processor", "access-admin"):
-            client = BusIdentity(server.port, server.ca_file, name, (layout.secrets / f"{name}.password").read_text().strip())
+            client = BusIdentity(
+                server.port, server.ca_file, name, (layout.secrets / f"{name}.password").read_text().strip()
+            )
             assert client.connect() != OK, f"{name} got in although the broker could not read its access file"
             client.close()
         anonymous = BusIdentity(server.port, server.ca_file, None)

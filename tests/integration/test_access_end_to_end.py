@@ -60,16 +60,16 @@ def _env(layout: AccessLayout, name: str, ca_file: str) -> dict[str, str]:
 
 
 def _get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 -- a loopback URL we built
+    with urllib.request.urlopen(url, timeout=5) as response:
         document: dict[str, Any] = json.loads(response.read())
         return document
 
 
 def _post(url: str, body: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(  # noqa: S310 -- a loopback URL we built
+    request = urllib.request.Request(
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:
         document: dict[str, Any] = json.loads(response.read())
         return response.status, document
 
@@ -82,7 +82,15 @@ def test_edge_processor_and_station_work_with_their_own_credentials_only(tmp_pat
     processes: list[CliProcess] = []
     try:
         processor = CliProcess(
-            ["process", "--broker", url, "--sqlite", str(tmp_path / "points.sqlite"), "--state-dir", str(tmp_path / "state")],
+            [
+                "process",
+                "--broker",
+                url,
+                "--sqlite",
+                str(tmp_path / "points.sqlite"),
+                "--state-dir",
+                str(tmp_path / "state"),
+            ],
             tmp_path,
             name="processor",
             env=_env(layout, "processor", broker.ca_file),
@@ -156,4 +164,6 @@ def test_edge_processor_and_station_work_with_their_own_credentials_only(tmp_pat
         log = process.stderr_path.read_text(errors="replace")
         assert "Not authorized" not in log, f"{process.name} was refused something it needs:\n{process.stderr_tail()}"
         for name in ("processor", "station-ward-1", "edge-bedside"):
-            assert secret_path(layout.secrets, name).read_text().strip() not in log, f"a password in {process.name}'s log"
+            assert secret_path(layout.secrets, name).read_text().strip() not in log, (
+                f"a password in {process.name}'s log"
+            )

@@ -62,7 +62,9 @@ def _apply(tmp_path: Path, broker: ShippedMosquitto, layout: AccessLayout, enrol
 def test_an_enrolment_change_applies_to_the_running_broker(
     tmp_path: Path, broker: ShippedMosquitto, layout: AccessLayout
 ) -> None:
-    assert 'p-3 = "ward-1"' in CHANGED and 'name = "edge-3"' in CHANGED and 'name = "edge-2"' not in CHANGED
+    assert 'p-3 = "ward-1"' in CHANGED
+    assert 'name = "edge-3"' in CHANGED
+    assert 'name = "edge-2"' not in CHANGED
     pid = broker.pid
     observer = add_observer(broker, layout)
     station = identity(broker, layout, "station-ward-1")

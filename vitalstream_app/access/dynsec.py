@@ -87,7 +87,11 @@ def _acl_json(acl: Acl) -> dict[str, Any]:
 
 
 def render_config(
-    policy: Policy, passwords: Mapping[str, str], *, salt: Callable[[int], bytes] = os.urandom
+    policy: Policy,
+    passwords: Mapping[str, str],
+    *,
+    salt: Callable[[int], bytes] = os.urandom,
+    iterations: int = HASH_ITERATIONS,
 ) -> dict[str, Any]:
     """The plugin's JSON document for ``policy``; ``passwords`` holds one password per client."""
     return {
@@ -96,13 +100,15 @@ def render_config(
             {
                 "username": client.username,
                 "textName": f"vitalstream {client.kind.value}",
-                **hash_password(passwords[client.username], salt=salt),
+                **hash_password(passwords[client.username], iterations=iterations, salt=salt),
                 "roles": [{"rolename": role} for role in client.roles],
             }
             for client in policy.clients.values()
         ],
         "groups": [],
-        "roles": [{"rolename": role.name, "acls": [_acl_json(acl) for acl in role.acls]} for role in policy.roles.values()],
+        "roles": [
+            {"rolename": role.name, "acls": [_acl_json(acl) for acl in role.acls]} for role in policy.roles.values()
+        ],
     }
 
 
@@ -151,7 +157,8 @@ def reconcile(
             for acltype, topic, _allow in sorted(have - wanted.keys())
         ]
         commands += [
-            {"command": "addRoleACL", "rolename": name, **_acl_json(wanted[key])} for key in sorted(wanted.keys() - have)
+            {"command": "addRoleACL", "rolename": name, **_acl_json(wanted[key])}
+            for key in sorted(wanted.keys() - have)
         ]
     for username, client in policy.clients.items():
         held = state.clients.get(username)

@@ -14,7 +14,6 @@ dependency: the package stays free of a cryptography library for what a deployme
 from __future__ import annotations
 
 import ipaddress
-import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -114,23 +113,24 @@ def make_pki(
     Returns the paths by file name (``ca.crt``, ``server.key``, ...).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)  # holds private keys
+    directory.chmod(0o700)  # holds private keys
     if not (directory / "ca.key").exists():
         _make_ca(directory, days=ca_days)
     (directory / "ca.key").chmod(0o600)
     usage = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
     usage += "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+    names = _subject_alt_names([*hosts, *DEFAULT_HOSTS])
     _issue(
         directory,
         "server",
         subject="/CN=VitalStream broker",
-        extensions=f"{usage}extendedKeyUsage=serverAuth\nsubjectAltName={_subject_alt_names([*hosts, *DEFAULT_HOSTS])}\n",
+        extensions=f"{usage}extendedKeyUsage=serverAuth\nsubjectAltName={names}\n",
         days=days,
     )
     for name in clients:
-        if not name or any(c in name for c in ",=/+\\\"") or name in {"ca", "server"}:
+        if not name or any(c in name for c in ',=/+\\"') or name in {"ca", "server"}:
             raise ConfigError(f"{name!r} cannot name a client certificate", source="--client")
         _issue(directory, name, subject=f"/CN={name}", extensions=f"{usage}extendedKeyUsage=clientAuth\n", days=days)
     (directory / "ca.srl").unlink(missing_ok=True)
-    names = ["ca.crt", "ca.key", "server.crt", "server.key", *(f"{n}.{s}" for n in clients for s in ("crt", "key"))]
-    return {name: directory / name for name in names}
+    files = ["ca.crt", "ca.key", "server.crt", "server.key", *(f"{n}.{s}" for n in clients for s in ("crt", "key"))]
+    return {file: directory / file for file in files}

@@ -153,7 +153,9 @@ def _station_role(ward: str, patients: Iterable[str]) -> Role:
 
 
 def _integrator_role(ward: str) -> Role:
-    return _role(f"integrator:{ward}", _read(AclType.SUBSCRIBE_PATTERN, f"alert-events/v1/{ward}/#", f"fhir/v1/{ward}/#"))
+    return _role(
+        f"integrator:{ward}", _read(AclType.SUBSCRIBE_PATTERN, f"alert-events/v1/{ward}/#", f"fhir/v1/{ward}/#")
+    )
 
 
 def build_policy(enrolment: Enrolment) -> Policy:

@@ -3,8 +3,9 @@
 A client reads its password through the existing settings, ``VITALSTREAM_BROKER_PASSWORD_FILE``, never from
 the command line. A file that is already there is used as it is (so a password can be supplied, and
 re-running ``vitalstream access build`` never changes a working client's password), but it must be
-private (mode 0600, or 0640 to share it with one group such as a container's user) and long: Mosquitto 2.0 hashes passwords it is given over the control
-API with only 101 PBKDF2 rounds, which protects random secrets, not words a person chose.
+private (mode 0600, or 0640 to share it with one group such as a container's user) and long: Mosquitto 2.0
+hashes passwords it is given over the control API with only 101 PBKDF2 rounds, which protects random
+secrets, not words a person chose.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def write_private(path: Path, data: bytes) -> None:
 def ensure_secret(directory: Path, username: str) -> Secret:
     """The password of ``username`` from ``directory``, generating the file if there is none."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask; the directory must be private regardless
+    directory.chmod(0o700)  # mkdir's mode is filtered by the umask; the directory must be private regardless
     path = secret_path(directory, username)
     if not path.exists():
         password = secrets.token_urlsafe(_GENERATED_BYTES)

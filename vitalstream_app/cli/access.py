@@ -35,7 +35,7 @@ def add_parser(sub: Subparsers) -> None:
         "from the enrolment (devices and their patients, processors, stations and their ward, integrators and "
         "their wards). apply: the same enrolment onto a running broker through its control API, no restart.",
     )
-    actions = access.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = access.add_subparsers(dest="action", metavar="ACTION", required=True, help="certs, build or apply")
 
     certs = actions.add_parser(
         "certs",
@@ -103,7 +103,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     enrolment = load_enrolment(args.enrolment)
     if args.action == "build":
-        print_json({"dynsec": str(layout.dynsec), "secrets": str(layout.secrets), **build_access(enrolment, layout).summary()})
+        print_json(
+            {"dynsec": str(layout.dynsec), "secrets": str(layout.secrets), **build_access(enrolment, layout).summary()}
+        )
         return 0
     require("paho", extra="edge")
     from vitalstream_app.access.control import apply_access  # noqa: PLC0415 -- paho, once known to be there
