@@ -39,12 +39,30 @@ from vitalstream.wire import (
     decode_alert_state,
     decode_vitals,
 )
-from vitalstream.wire.topics import ALERT_EVENTS_ALL, ALERTS_ALL, VITALS_ALL
-from vitalstream_app.embedded_broker import EmbeddedBroker
+from vitalstream.wire.topics import (
+    ALERT_EVENTS_ALL,
+    ALERTS_ALL,
+    COMMANDS_ALL,
+    EVENTS_ALL,
+    OBSERVATIONS_ALL,
+    VITALS_ALL,
+)
+from vitalstream_app.embedded_broker import EmbeddedBroker, UserAcl
 
 __all__ = ["run_demo"]
 
 log = logging.getLogger(__name__)
+
+# The demo's three clients, each with a password made for the run and only the topics it uses (the same
+# split as the shipped broker's roles, vitalstream_app.access.policy, with the demo's single ward).
+DEMO_USERS = {
+    "demo-edge": UserAcl(publish=(VITALS_ALL, EVENTS_ALL)),
+    "demo-processor": UserAcl(
+        publish=("alerts/v1/#", "alert-events/v1/#", "command-results/v1/#", "fhir/v1/#", "deadletter/v1/#"),
+        subscribe=(VITALS_ALL, EVENTS_ALL, OBSERVATIONS_ALL, COMMANDS_ALL, ALERTS_ALL),
+    ),
+    "demo-station": UserAcl(subscribe=(VITALS_ALL, ALERTS_ALL, ALERT_EVENTS_ALL)),
+}
 
 
 class StationFeed:
@@ -141,10 +159,11 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo until ``duration_s`` passes or ``stop`` is set; returns a summary."""
 
-    broker = EmbeddedBroker().start()
+    broker = EmbeddedBroker(users=DEMO_USERS).start()
+    given = settings.broker
     settings = dataclasses.replace(
         settings,
-        broker=dataclasses.replace(settings.broker, url=broker.url, protocol="3.1.1"),
+        broker=broker.client_settings("demo-processor", given),
         processor=dataclasses.replace(settings.processor, client_id="vitalstream-demo-processor"),
     )
     sink, store = _make_sink(settings, use_influx=use_influx)
@@ -155,7 +174,9 @@ def run_demo(
             console.print(_event_line(event), highlight=False, soft_wrap=True)
 
     processor, processor_stop, processor_thread = _start_processor(settings, sink)
-    station = StationFeed(settings, on_event=on_event)
+    station = StationFeed(
+        dataclasses.replace(settings, broker=broker.client_settings("demo-station", given)), on_event=on_event
+    )
     station.start()
 
     start_ms = (time.time_ns() // 1_000_000 // 1000 + 1) * 1000
@@ -166,7 +187,7 @@ def run_demo(
     for stale in spool_path.parent.glob(spool_path.name + "*"):
         stale.unlink()
     spool = Spool(spool_path)
-    delivery = SpoolDelivery(spool, settings.broker, client_id="vitalstream-demo-edge")
+    delivery = SpoolDelivery(spool, broker.client_settings("demo-edge", given), client_id="vitalstream-demo-edge")
     delivery.start()
     agent = EdgeAgent(source=PipelineSource(ward), spool=spool, delivery=delivery, limits=settings.limits)
     edge_thread = threading.Thread(

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.dsp import Array
 from edge_agent.models import ppg_hr as ppg_module
@@ -37,7 +36,8 @@ from edge_agent.models.qrs import StreamingQrsDetector, detect_qrs
 from edge_agent.pipeline import EdgeModels
 from edge_agent.records import read_bidmc_signals, read_record
 from edge_agent.waveform_sim import EcgPpgGenerator
-from vitalstream.settings import parse_broker_url
+from vitalstream.mqtt import connect_async, make_client
+from vitalstream.settings import BrokerSettings
 
 __all__ = ["bench_agent", "bench_models"]
 
@@ -139,14 +139,39 @@ def _proc_rss_mb(pid: int, key: str = "VmHWM") -> float:
     return float("nan")
 
 
+def _child_env(broker: BrokerSettings) -> dict[str, str]:
+    """The agent's broker credentials go to the child in its environment, never on its command line."""
+    env = dict(os.environ)
+    given = {
+        "USERNAME": broker.address.username,
+        "PASSWORD": broker.address.password,
+        "CA_FILE": broker.ca_file,
+        "CERT_FILE": broker.cert_file,
+        "KEY_FILE": broker.key_file,
+    }
+    for option, value in given.items():
+        if value is not None:
+            env.pop(f"VITALSTREAM_BROKER_{option}_FILE", None)
+            env[f"VITALSTREAM_BROKER_{option}"] = value
+    return env
+
+
 def bench_agent(
-    broker_url: str, data: Path | None, *, seconds: int = 60, warmup_s: int = 10, protocol: str = "5"
+    broker: BrokerSettings,
+    data: Path | None,
+    *,
+    seconds: int = 60,
+    warmup_s: int = 10,
+    counter: BrokerSettings | None = None,
 ) -> dict[str, Any]:
-    """Run a real edge agent streaming one 360 Hz two-lead record in real time; measure it from outside."""
+    """Run a real edge agent streaming one 360 Hz two-lead record in real time; measure it from outside.
+
+    ``counter`` is the identity that counts the published bytes (it must read vitals and events); by default
+    the agent's own settings, which suits a broker without access control only.
+    """
 
     record = None if data is None else data / "mitdb" / "208.hea"
     source = f"replay:{record}" if record is not None and record.exists() else "sim"
-    address = parse_broker_url(broker_url)
     counted = {"bytes": 0, "messages": 0}
     lock = threading.Lock()
 
@@ -156,11 +181,12 @@ def bench_agent(
             counted["bytes"] += len(message.topic) + len(message.payload)
             counted["messages"] += 1
 
-    counter = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-edge-counter")
-    counter.on_connect = lambda c, *_: c.subscribe([("vitals/v1/#", 1), ("events/v1/#", 1)])
-    counter.on_message = on_message
-    counter.connect(address.host, address.port)
-    counter.loop_start()
+    counter_settings = counter or broker
+    client = make_client(counter_settings, client_id="bench-edge-counter", persistent=False)
+    client.on_connect = lambda c, *_: c.subscribe([("vitals/v1/#", 1), ("events/v1/#", 1)])
+    client.on_message = on_message
+    connect_async(client, counter_settings, persistent=False)
+    client.loop_start()
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             sys.executable,
@@ -170,7 +196,7 @@ def bench_agent(
             "warning",
             "edge",
             "--broker",
-            broker_url,
+            broker.display_url,
             "--source",
             source,
             "--patients",
@@ -182,9 +208,11 @@ def bench_agent(
             "--client-id",
             "bench-edge",
             "--mqtt-protocol",
-            protocol,
+            broker.protocol,
         ]
-        agent = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        agent = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_child_env(broker)
+        )
         time.sleep(warmup_s)
         cpu0, wall0 = _proc_cpu_s(agent.pid), time.monotonic()
         with lock:
@@ -195,8 +223,8 @@ def bench_agent(
         with lock:
             bytes1 = counted["bytes"]
         agent.wait(timeout=60)
-    counter.disconnect()
-    counter.loop_stop()
+    client.disconnect()
+    client.loop_stop()
     raw_bytes_per_s = 2 * 360 * 2
     published_per_s = (bytes1 - bytes0) / (wall1 - wall0)
     return {

@@ -78,14 +78,23 @@ def _edge(settings: Settings, args: argparse.Namespace) -> int:
         data = None  # no local PhysioNet copy: simulated signals instead (reported in the output)
     result: dict[str, Any] = {"machine": machine(), **bench_models(data)}
     if args.broker:
-        result |= bench_agent(settings.broker.url, data, seconds=args.seconds)
+        result |= bench_agent(settings.broker, data, seconds=args.seconds)
     else:
         require("amqtt", extra="demo")
-        from vitalstream_app.embedded_broker import EmbeddedBroker  # noqa: PLC0415
+        from vitalstream_app.embedded_broker import EmbeddedBroker, UserAcl  # noqa: PLC0415
 
-        broker = EmbeddedBroker().start()
+        users = {
+            "bench-edge": UserAcl(publish=("vitals/v1/+/+", "events/v1/+/+")),
+            "bench-counter": UserAcl(subscribe=("vitals/v1/#", "events/v1/#")),
+        }
+        broker = EmbeddedBroker(users=users).start()
         try:
-            result |= bench_agent(broker.url, data, seconds=args.seconds, protocol="3.1.1")
+            result |= bench_agent(
+                broker.client_settings("bench-edge", settings.broker),
+                data,
+                seconds=args.seconds,
+                counter=broker.client_settings("bench-counter", settings.broker),
+            )
         finally:
             broker.stop()
     print_json(result)
