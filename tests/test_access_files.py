@@ -135,3 +135,14 @@ def test_the_access_commands_print_one_json_line_and_never_a_password(
     enrolment.write_text('version = 1\n[[processor]]\nname = "a+b"\n', encoding="utf-8")
     assert main(["access", "build", str(enrolment), "--out", str(out)]) == 2
     assert "is not 1-64 characters" in capsys.readouterr().err
+
+
+def test_apply_refuses_to_send_passwords_in_clear_over_a_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    enrolment = tmp_path / "enrolment.toml"
+    enrolment.write_text("version = 1\n", encoding="utf-8")
+    code = main(["access", "apply", str(enrolment), "--out", str(tmp_path), "--broker", "mqtt://broker.example"])
+    assert code == 2
+    assert "use mqtts://" in capsys.readouterr().err
+    assert not (tmp_path / "secrets").exists()  # refused before anything was written

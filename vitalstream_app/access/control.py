@@ -20,7 +20,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from vitalstream.enrolment import Enrolment
-from vitalstream.errors import VitalstreamError
+from vitalstream.errors import ConfigError, VitalstreamError
 from vitalstream.mqtt import connect_async, make_client
 from vitalstream.settings import BrokerSettings
 from vitalstream_app.access.dynsec import BrokerState, parse_state, reconcile
@@ -31,6 +31,7 @@ __all__ = ["AccessError", "Applied", "DynsecControl", "apply_access"]
 
 _REQUEST = "$CONTROL/dynamic-security/v1"
 _RESPONSE = "$CONTROL/dynamic-security/v1/response"
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 # Commands per control message: keeps each request far below the broker's message size limit.
 _BATCH = 100
 
@@ -140,7 +141,13 @@ class Applied:
 
 
 def apply_access(enrolment: Enrolment, layout: AccessLayout, settings: BrokerSettings) -> Applied:
-    """Build the files, then bring the running broker to the enrolment. Raises :class:`AccessError`."""
+    """Build the files, then bring the running broker to the enrolment. Raises :class:`AccessError`.
+
+    Control commands carry new clients' passwords, so they go over TLS, or over loopback at most.
+    """
+    address = settings.address
+    if not address.tls and address.host not in _LOOPBACK:
+        raise ConfigError("vitalstream access apply sends passwords: use mqtts:// (TLS)", source="--broker")
     build = build_access(enrolment, layout)
     admin = replace(
         settings,
