@@ -124,3 +124,26 @@ def test_applying_the_same_enrolment_twice_changes_nothing(
     assert _apply(tmp_path, broker, layout, CHANGED)["applied"] == {}
     assert {name: password(layout, name) for name in before} == before
     identity(broker, layout, "processor").close()  # still logs in with the password it always had
+
+
+def test_only_the_admin_identity_can_change_access(
+    tmp_path: Path, broker: ShippedMosquitto, layout: AccessLayout
+) -> None:
+    file = tmp_path / "changed.toml"
+    file.write_text(CHANGED, encoding="utf-8")
+    env = cli_env(
+        VITALSTREAM_BROKER_USERNAME="processor",
+        VITALSTREAM_BROKER_PASSWORD_FILE=str(layout.secrets / "processor.password"),
+    )
+    apply = CliProcess(
+        ["access", "apply", str(file), "--out", str(layout.root), "--broker", broker.url, "--ca-file", broker.ca_file],
+        tmp_path,
+        name="apply-as-processor",
+        env=env,
+    )
+    assert apply.wait(60) == 1
+    assert "processor may not use the control API" in apply.stderr_path.read_text()
+    # Nothing changed on the broker: edge-3 does not exist there (its password file was made locally).
+    intruder = BusIdentity(broker.port, broker.ca_file, "edge-3", password(layout, "edge-3"))
+    assert intruder.connect() != "Success"
+    intruder.close()

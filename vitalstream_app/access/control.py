@@ -60,7 +60,7 @@ class DynsecControl:
         self._ids = itertools.count()
         self._client = make_client(settings, client_id=ADMIN, persistent=False)
         self._client.on_connect = self._on_connect
-        self._client.on_subscribe = lambda *_: self._ready.set()
+        self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
 
     def __enter__(self) -> DynsecControl:
@@ -85,6 +85,12 @@ class DynsecControl:
             self._ready.set()
             return
         client.subscribe(_RESPONSE, qos=1)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, codes: Any, _p: Any) -> None:  # noqa: ANN401
+        if any(code.is_failure for code in codes):
+            user = self._settings.address.username
+            self._refused = f"{user} may not use the control API (run it as {ADMIN})"
+        self._ready.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:  # noqa: ANN401
         try:
